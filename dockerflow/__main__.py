@@ -1,0 +1,3 @@
+from dockerflow.cli.main import main
+
+main()

@@ -1,0 +1,148 @@
+"""`dockerflow run`: run a workflow locally, resuming from saved results."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dockerflow.dig.workflow import load_workflow
+from dockerflow.errors import UserInputError
+from dockerflow.executors.base import Executor
+from dockerflow.graph.scheduler import TooManyTasks
+from dockerflow.runtime.params import SessionInfo
+from dockerflow.runtime.reporter import Reporter
+from dockerflow.runtime.runner import Runner, RunOptions, RunSummary
+from dockerflow.runtime.selection import Selection, find_task
+from dockerflow.store.local import LocalStore
+from dockerflow.cli.params import build_params, resolve_session
+from dockerflow.timeutil import iso_offset
+
+def workflow_path(project: Path, name: str) -> Path:
+    path = Path(name)
+    if not path.is_absolute():
+        path = project / path
+    if path.suffix != ".dig" and not path.exists():
+        path = path.with_name(path.name + ".dig")
+    return path
+
+def docker_factory() -> Executor:
+    from dockerflow.executors.docker import DockerExecutor, reap_orphans
+
+    executor = DockerExecutor()
+    reap_orphans()
+    return executor
+
+def _selection(args: dict[str, Any], root: Any) -> Selection:
+    chosen = [k for k in ("start", "goal", "end") if args[k]]
+    if len(chosen) > 1:
+        raise UserInputError(f"--{chosen[0]} and --{chosen[1]} can't be used together")
+    if chosen and args["rerun"]:
+        raise UserInputError(f"--rerun and --{chosen[0]} can't be used together")
+    try:
+        if chosen:
+            return Selection(chosen[0], find_task(root, args[chosen[0]]))
+        if args["task"]:
+            return Selection("only", find_task(root, args["task"]))
+    except LookupError as e:
+        raise UserInputError(str(e)) from None
+    return Selection("rerun" if args["rerun"] else "all")
+
+@click.command("run")
+@click.argument("workflow")
+@click.argument("task", required=False)
+@click.option("--project", type=click.Path(file_okay=False), default=".",
+              help="Project folder (default: the current folder).")
+@click.option("-t", "--session", help='daily, hourly, last (default), or "YYYY-MM-DD[ HH:MM:SS]".')
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Set a parameter (repeatable; a.b=c nests).")
+@click.option("-P", "--params-file", "params_files", multiple=True, metavar="FILE",
+              help="Read parameters from a YAML file.")
+@click.option("-a", "--rerun", is_flag=True, help="Ignore saved results and run every task.")
+@click.option("-s", "--start", metavar="+TASK", help="Run from this task on.")
+@click.option("-g", "--goal", metavar="+TASK", help="Run only this task and what it contains.")
+@click.option("-e", "--end", metavar="+TASK", help="Stop before this task.")
+@click.option("-d", "--dry-run", is_flag=True, help="Show what would run without running it.")
+@click.option("--max-task-threads", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--max-tasks", type=click.IntRange(1), default=100_000, show_default=True,
+              help="Refuse attempts with more tasks than this.")
+def run(**args: Any) -> None:
+    """Run WORKFLOW (a .dig file) locally; a second run of the same session resumes."""
+    project = Path(args["project"]).resolve()
+    path = workflow_path(project, args["workflow"])
+    reporter = Reporter(err=sys.stderr)
+    warnings: list[str] = []
+    workflow = load_workflow(path, project, warnings=warnings)
+    for w in warnings:
+        reporter.warning(w)
+    selection = _selection(args, workflow.root)
+    attempt_params = build_params(args["params"], args["params_files"])
+    state_dir = project / ".dockerflow"
+    store = LocalStore(state_dir)
+    session_time = resolve_session(args["session"], workflow.timezone, workflow.schedule,
+                                   store.last_session_time(workflow.name))
+    session_id, session_uuid = store.open_session(workflow.name, iso_offset(session_time),
+                                                  new_uuid=_uuid())
+    attempt_id = store.start_attempt(session_id)
+    session = SessionInfo(session_time, workflow.timezone, workflow.schedule,
+                          session_id=session_id, attempt_id=attempt_id,
+                          last_executed=store.last_executed_before(workflow.name, session_time),
+                          session_uuid=session_uuid)
+    stamp = session_time.strftime("%Y%m%dT%H%M%S%z")
+    reporter.log_dir = state_dir / "logs" / workflow.name / stamp
+    options = RunOptions(selection=selection, dry_run=args["dry_run"],
+                         max_task_threads=args["max_task_threads"], max_tasks=args["max_tasks"])
+    reporter.info(f"Running {path.name} (session {iso_offset(session_time)})")
+    try:
+        runner = Runner(workflow, project, session, attempt_params, store, session_id, reporter,
+                        options, docker_factory=docker_factory,
+                        io_root=state_dir / "io" / workflow.name / stamp)
+    except TooManyTasks as e:
+        raise UserInputError(str(e)) from None
+    summary = _run_with_signals(runner)
+    status = "success" if summary.success else "killed" if summary.interrupted else "error"
+    store.finish_attempt(attempt_id, status)
+    store.close()
+    _report(summary, args, session_time)
+
+def _uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+def _run_with_signals(runner: Runner) -> RunSummary:
+    def handler(signum: int, _frame: Any) -> None:
+        runner.interrupt(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return runner.run()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+def _report(summary: RunSummary, args: dict[str, Any], session_time: Any) -> None:
+    counts = f"{summary.ran} run, {summary.skipped} skipped, {len(summary.failed)} failed," \
+             f" {summary.seconds:.2f}s"
+    if summary.interrupted:
+        name = signal.Signals(summary.interrupted).name
+        click.echo(f"Stopped by {name} ({counts}). Task state is saved: run the same command"
+                   " again to resume.", err=True)
+        sys.exit(128 + summary.interrupted)
+    if summary.success:
+        click.echo(f"Success ({counts}).", err=True)
+        return
+    lines = [f"Failed ({counts}):"]
+    for name, message in summary.failed:
+        lines.append(f"  * {name}:")
+        lines.extend("    " + line for line in message.splitlines())
+    session = session_time.strftime("%Y-%m-%d %H:%M:%S")
+    cmd = " ".join(["dockerflow", "run", args["workflow"], "--session", f'"{session}"'])
+    lines.append(f"Fix the problem, then run `{cmd}` to resume: tasks that succeeded are"
+                 " skipped. Add --rerun to run every task again.")
+    click.echo("\n".join(lines), err=True)
+    sys.exit(1)
+

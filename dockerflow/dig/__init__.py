@@ -1,0 +1,1 @@
+"""The .dig language: loading, validating and compiling workflow files."""

@@ -1,0 +1,134 @@
+"""Load a `.dig` file into a validated `Workflow` (everything checked before any task runs)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from dockerflow.dig.compile import Compiler, is_expr
+from dockerflow.dig.schedule import parse_schedule
+from dockerflow.dig.yaml_loader import load_file
+from dockerflow.errors import DigError
+from dockerflow.graph.spec import TaskSpec, Workflow
+from dockerflow.timeutil import parse_zone
+
+NAME_RE = re.compile(r'^[^0-9+^@/\\:*?"<>|]')
+
+
+def check_workflow_name(name: str, file: str) -> None:
+    if not name or not NAME_RE.match(name) or len(name) > 255 or name.endswith(".dig"):
+        raise DigError(f"invalid workflow name {name!r}: it must not be empty, start with a digit"
+                       ' or one of +^@/\\:*?"<>|, or be longer than 255 characters', file)
+
+
+def display_path(path: Path, project_dir: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(project_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_workflow(path: str | Path, project_dir: str | Path | None = None,
+                  known_operators: Collection[str] | None = None,
+                  warnings: list[str] | None = None) -> Workflow:
+    """Read, validate and compile a workflow file; DigError names file:line on any problem.
+
+    `call>` targets with a literal file name are loaded and validated too.
+    """
+    if known_operators is None:
+        from dockerflow.operators import OPERATOR_NAMES
+        known_operators = OPERATOR_NAMES
+    path = Path(path)
+    project = Path(project_dir) if project_dir is not None else path.parent
+    if not path.is_file():
+        raise DigError(f"workflow file not found: {path}"
+                       + (" (did you mean " + path.name + ".dig?)"
+                          if Path(str(path) + ".dig").is_file() else ""))
+    wf = _load_one(path, project, known_operators, warnings)
+    _check_calls(wf.root, path, project, known_operators, {path.resolve()}, warnings)
+    return wf
+
+
+def _load_one(path: Path, project: Path, known: Collection[str],
+              warnings: list[str] | None) -> Workflow:
+    shown = display_path(path, project)
+    config = load_file(path, display_name=shown)
+    return compile_workflow(config, path.stem, shown, known, warnings,
+                            workdir=_workdir_of(path, project))
+
+
+def _workdir_of(path: Path, project: Path) -> str:
+    try:
+        rel = path.resolve().parent.relative_to(project.resolve())
+    except ValueError:
+        return ""
+    return "" if str(rel) == "." else rel.as_posix()
+
+
+def compile_workflow(config: Mapping[str, Any], name: str, file: str,
+                     known: Collection[str], warnings: list[str] | None = None,
+                     workdir: str = "") -> Workflow:
+    check_workflow_name(name, file)
+    compiler = Compiler(known, file)
+    tz_name = config.get("timezone", "UTC")
+    try:
+        zone_ok = isinstance(tz_name, str) and parse_zone(tz_name) is not None
+    except ValueError as e:
+        raise compiler.loc.error(config, "timezone", str(e)) from None
+    if not zone_ok:
+        raise compiler.loc.error(config, "timezone", "timezone must be a string like 'UTC'")
+    schedule = None
+    if "schedule" in config:
+        sch = config["schedule"]
+        if not isinstance(sch, Mapping):
+            raise compiler.loc.error(config, "schedule", "schedule must be a mapping")
+        schedule = parse_schedule(sch, lambda m: compiler.loc.error(config, "schedule", m))
+    sla = config.get("sla")
+    if sla is not None:
+        _check_sla(sla, lambda m: compiler.loc.error(config, "sla", m))
+    root = compiler.compile_workflow_root(name, config)
+    if warnings is not None:
+        warnings.extend(compiler.warnings)
+    return Workflow(name=name, timezone=tz_name, root=root, schedule=schedule,
+                    sla=dict(sla) if isinstance(sla, Mapping) else None, file=file,
+                    workdir=workdir)
+
+
+def _check_sla(sla: Any, fail: Any) -> None:
+    if not isinstance(sla, Mapping):
+        raise fail("sla must be a mapping with 'time' or 'duration'")
+    if ("time" in sla) == ("duration" in sla):
+        raise fail("sla needs exactly one of 'time' or 'duration'")
+
+
+def _walk(spec: TaskSpec):  # type: ignore[no-untyped-def]
+    yield spec
+    for child in spec.children:
+        yield from _walk(child)
+    for hook in (spec.error, spec.check):
+        if hook is not None:
+            yield from _walk(hook)
+
+
+def _check_calls(root: TaskSpec, path: Path, project: Path, known: Collection[str],
+                 seen: set[Path], warnings: list[str] | None) -> None:
+    for spec in _walk(root):
+        target = spec.config.get("_command") if spec.op == "call" else None
+        if not isinstance(target, str) or is_expr(target):
+            continue
+        called = resolve_call(path.parent, target)
+        if not called.is_file():
+            raise DigError(f"call> target '{target}' does not exist (looked for {called})",
+                           spec.file, spec.line)
+        if called.resolve() in seen:
+            continue
+        seen.add(called.resolve())
+        wf = _load_one(called, project, known, warnings)
+        _check_calls(wf.root, called, project, known, seen, warnings)
+
+
+def resolve_call(base_dir: Path, target: str) -> Path:
+    name = target if target.endswith(".dig") else target + ".dig"
+    return base_dir / name

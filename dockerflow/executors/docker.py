@@ -1,0 +1,333 @@
+"""The Docker executor: run one command in a container through the Docker SDK (never the CLI).
+
+    DockerExecutor.run(request)
+        ├── parse_docker_options(request.docker)          docker_options (pure)
+        ├── ImageResolver.resolve / has_python            docker_images (cached per run)
+        ├── create   (labels, mounts, user, env, limits; no auto-remove)
+        ├── attach   (before start: no line is lost)      docker_stream
+        ├── start    (+ a timer for the timeout)
+        ├── pump lines to request.on_output until EOF
+        ├── wait     -> exit code; inspect OOMKilled only when it failed
+        └── remove   (force, in `finally`)
+    DockerExecutor.cancel_all()   stop (grace, then kill) every running container; runs -> CANCELED
+    reap_orphans(client)          remove containers of dead dockerflow processes (docker_reaper)
+
+The client is created lazily, so a workflow with no `docker:` task never connects. Docker
+errors become ExecutorError in docker_errors; transient ones are retried there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+
+from dockerflow.errors import ExecutorError
+from dockerflow.executors.base import ExecRequest, ExecResult, ExitReason
+from dockerflow.executors.docker_errors import docker_errors, retrying, translate
+from dockerflow.executors.docker_images import ImageResolver, ResolvedImage
+from dockerflow.executors.docker_options import DockerOptions, effective_timeout, parse_docker_options
+from dockerflow.executors.docker_reaper import TASK, owner_labels, reap_orphans
+from dockerflow.executors.docker_stream import Attachment, attach
+
+__all__ = ["DockerExecutor", "reap_orphans"]
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+
+
+@dataclass
+class _Running:
+    """A container this executor has created and not yet removed."""
+
+    id: str
+    timed_out: bool = False
+    canceled: bool = False
+    finished: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class DockerExecutor:
+    """Runs ExecRequests in containers; thread-safe; one instance per workflow run.
+
+    client      a docker.DockerClient, or None to create one from the environment on first use
+    stop_grace  seconds between SIGTERM and SIGKILL when a task times out or is canceled
+    host_env    where `-e NAME` (no value) in run_options takes its value; default os.environ
+    """
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        stop_grace: float = 5.0,
+        host_env: Mapping[str, str] | None = None,
+        max_pool_size: int = 64,
+    ) -> None:
+        self._client = client
+        self._owns_client = client is None
+        self._stop_grace = stop_grace
+        self._host_env = host_env
+        self._max_pool_size = max_pool_size
+        self._lock = threading.Lock()
+        self._resolver: ImageResolver | None = None
+        self._running: dict[str, _Running] = {}
+        self._canceled = threading.Event()
+        self._owner: dict[str, str] | None = None
+
+    # ------------------------------------------------------------ connection
+
+    @property
+    def base_url(self) -> str:
+        return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The Docker client, connected on first use."""
+        with self._lock:
+            if self._client is None:
+                with docker_errors(self.base_url, doing="connecting"):
+                    self._client = docker.from_env(max_pool_size=self._max_pool_size)
+            return self._client
+
+    @property
+    def resolver(self) -> ImageResolver:
+        client = self.client
+        with self._lock:
+            if self._resolver is None:
+                self._owner = owner_labels()
+                self._resolver = ImageResolver(client.api, self._owner)
+            return self._resolver
+
+    # ------------------------------------------------------------ run
+
+    def run(self, request: ExecRequest) -> ExecResult:
+        """Run `request.argv` in a container to completion; see the module docstring."""
+        options = parse_docker_options(
+            request.docker,
+            host_env=os.environ if self._host_env is None else self._host_env,
+            base_dir=str(request.project_dir),
+        )
+        if self._canceled.is_set():
+            return ExecResult(-1, ExitReason.CANCELED, "canceled before the container started")
+        resolver = self.resolver
+        api = self.client.api
+        image = resolver.resolve(options, request.on_output)
+        if request.needs_python and not resolver.has_python(image):
+            raise ExecutorError(
+                f"image {options.image} has no python3; py> tasks need python3 in the image: use images/python "
+                "(dockerflow images build) or add it with docker: build: [apt-get update && apt-get install -y python3]"
+            )
+        timeout = effective_timeout(options.timeout, request.timeout)
+        state = self._create(api, request, options, image)
+        timer: threading.Timer | None = None
+        try:
+            with docker_errors(api.base_url, image=options.image, doing=f"running {request.task_name}"):
+                attachment = attach(api, state.id)
+                if not self._start(api, state, attachment):
+                    return ExecResult(-1, ExitReason.CANCELED, "canceled before the container started")
+                if timeout is not None:
+                    timer = threading.Timer(timeout, self._expire, args=(state,))
+                    timer.daemon = True
+                    timer.start()
+                attachment.pump(request.on_output)
+                status = api.wait(state.id, timeout=None)
+                with state.lock:
+                    state.finished = True
+            return self._result(api, state, int(status.get("StatusCode", -1)), options, timeout)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._remove(api, state, request)
+
+    def _start(self, api: docker.APIClient, state: _Running, attachment: Attachment) -> bool:
+        """Start the container unless cancel_all came first; False when it was not started."""
+        try:
+            if self._canceled.is_set():
+                attachment.close()
+                return False
+            api.start(state.id)
+        except BaseException:
+            attachment.close()
+            raise
+        if self._canceled.is_set():  # cancel_all ran between our check and start: stop it ourselves
+            self._stop(state, canceled=True)
+        return True
+
+    def _create(self, api: docker.APIClient, request: ExecRequest, options: DockerOptions, image: ResolvedImage) -> _Running:
+        kwargs = self._container_args(api, request, options, image)
+        name = _container_name(request.task_name)
+
+        def create() -> str:
+            try:
+                return str(api.create_container(image.id, name=name, **kwargs)["Id"])
+            except docker.errors.APIError as exc:  # a retried create that had in fact succeeded
+                if exc.status_code == 409 and "already in use" in str(exc.explanation):
+                    return str(api.inspect_container(name)["Id"])
+                raise
+
+        with docker_errors(api.base_url, image=options.image, doing=f"creating the container of {request.task_name}"):
+            state = _Running(retrying(create))
+        with self._lock:
+            self._running[state.id] = state
+        return state
+
+    def _container_args(
+        self, api: docker.APIClient, request: ExecRequest, options: DockerOptions, image: ResolvedImage
+    ) -> dict[str, Any]:
+        run = options.run
+        user = options.user or f"{os.getuid()}:{os.getgid()}"
+        env = {**run.env, **request.env}
+        if user.split(":")[0] not in ("0", "root") and "HOME" not in env:
+            home = image.env_value("HOME") or ""
+            env["HOME"] = home if home == "/tmp" or home.startswith("/tmp/") else "/tmp"
+        project, mode = str(request.project_dir), "rw,Z" if options.selinux else "rw"
+        binds = [f"{project}:{project}:{mode}"]
+        if request.taskside is not None:
+            binds.append(f"{request.taskside}:{request.taskside}:{'ro,z' if options.selinux else 'ro'}")
+        binds += run.binds
+        gpus = None
+        if run.gpus is not None:
+            gpus = [docker.types.DeviceRequest(
+                count=run.gpus.count, device_ids=list(run.gpus.device_ids) or None, capabilities=[["gpu"]]
+            )]
+        host_config = api.create_host_config(
+            binds=binds,
+            mem_limit=run.mem_limit,
+            memswap_limit=run.memswap_limit if run.memswap_limit is not None else run.mem_limit,
+            nano_cpus=run.nano_cpus,
+            ulimits=[docker.types.Ulimit(name=u.name, soft=u.soft, hard=u.hard) for u in run.ulimits] or None,
+            network_mode=run.network,
+            shm_size=run.shm_size,
+            device_requests=gpus,
+            extra_hosts=run.extra_hosts or None,
+            privileged=run.privileged,
+            cap_add=run.cap_add or None,
+            cap_drop=run.cap_drop or None,
+            security_opt=run.security_opt or None,
+            dns=run.dns or None,
+            tmpfs=run.tmpfs or None,
+            pids_limit=run.pids_limit,
+            devices=run.devices or None,
+            read_only=run.read_only or None,
+            init=options.init or None,
+            ipc_mode=run.ipc,
+        )
+        labels = {**{k: v for k, v in run.labels.items()}}
+        labels.update({f"dockerflow.{k}": str(v) for k, v in request.labels.items()})
+        labels.update(self._owner or owner_labels())
+        labels[TASK] = request.task_name
+        return {
+            "command": list(request.argv),
+            "user": user,
+            "environment": env,
+            "working_dir": run.workdir or str(request.cwd),
+            "labels": labels,
+            "host_config": host_config,
+            "hostname": run.hostname,
+            "detach": True,
+        }
+
+    def _result(
+        self, api: docker.APIClient, state: _Running, exit_code: int, options: DockerOptions, timeout: float | None
+    ) -> ExecResult:
+        if state.timed_out:
+            return ExecResult(exit_code, ExitReason.TIMEOUT, f"timed out after {timeout:g}s")
+        if state.canceled:
+            return ExecResult(exit_code, ExitReason.CANCELED, "canceled")
+        if exit_code == 0:
+            return ExecResult(0)
+        with docker_errors(api.base_url, doing="inspecting the exited container"):
+            oom = bool(retrying(lambda: api.inspect_container(state.id))["State"].get("OOMKilled"))
+        if oom:
+            limit = options.run.memory_text or "none set"
+            return ExecResult(exit_code, ExitReason.OOM, f"container killed: out of memory (memory limit {limit})")
+        if 128 < exit_code <= 128 + 64:
+            try:
+                name = signal.Signals(exit_code - 128).name
+            except ValueError:
+                name = f"signal {exit_code - 128}"
+            return ExecResult(exit_code, ExitReason.SIGNAL, f"killed by {name} (exit code {exit_code})")
+        return ExecResult(exit_code)
+
+    # ------------------------------------------------------------ stop / remove
+
+    def _expire(self, state: _Running) -> None:
+        """Timer callback: the task ran out of time (unless it has just finished)."""
+        with state.lock:
+            if state.finished:
+                return
+            state.timed_out = True
+        self._stop(state)
+
+    def _stop(self, state: _Running, *, canceled: bool = False) -> None:
+        """SIGTERM, then SIGKILL after the grace period; a vanished container is fine."""
+        if canceled:
+            state.canceled = True
+        api = self.client.api
+        try:
+            retrying(lambda: api.stop(state.id, timeout=max(int(self._stop_grace), 0)))
+        except docker.errors.NotFound:
+            pass
+        except Exception:  # noqa: BLE001 - try harder: kill
+            try:
+                api.kill(state.id)
+            except Exception:  # noqa: BLE001 - gone or already dead
+                pass
+
+    def _remove(self, api: docker.APIClient, state: _Running, request: ExecRequest) -> None:
+        """Remove the container (force). A failure is reported in the task log, not raised:
+        the task's own result matters more, and the reaper removes leftovers later."""
+        with self._lock:
+            self._running.pop(state.id, None)
+        try:
+            retrying(lambda: api.remove_container(state.id, force=True))
+        except docker.errors.NotFound:
+            pass
+        except Exception as exc:  # noqa: BLE001
+            error = translate(exc, base_url=api.base_url, doing=f"removing container {state.id[:12]}")
+            request.on_output(f"[dockerflow] warning: {error}")
+
+    def cancel_all(self) -> None:
+        """Stop every container of this executor (grace, then kill); blocked runs return CANCELED.
+
+        Safe to call from another thread (a signal handler's helper). Runs that start
+        afterwards return CANCELED without starting a container.
+        """
+        self._canceled.set()
+        with self._lock:
+            running = list(self._running.values())
+        threads = [threading.Thread(target=self._stop, args=(s,), kwargs={"canceled": True}, daemon=True) for s in running]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(self._stop_grace + 30)
+
+    def reap_orphans(self) -> list[str]:
+        """Remove leftover containers of dead dockerflow processes on this host."""
+        return reap_orphans(self.client)
+
+    def close(self) -> None:
+        """Close the client's connections (when this executor created the client)."""
+        with self._lock:
+            client, self._resolver = self._client, None
+            if self._owns_client:
+                self._client = None
+        if client is not None and self._owns_client:
+            client.close()
+
+
+_NAME_BAD = re.compile(r"[^a-zA-Z0-9_.-]+")
+
+
+def _container_name(task_name: str) -> str:
+    """dockerflow-<task slug>-<random>: readable in `docker ps`, unique, valid."""
+    slug = _NAME_BAD.sub("_", task_name).strip("_.-")[:60] or "task"
+    return f"dockerflow-{slug}-{uuid.uuid4().hex[:10]}"

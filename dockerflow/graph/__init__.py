@@ -1,0 +1,1 @@
+"""The task graph: compiled task specs, task states and the pure scheduler."""

@@ -1,0 +1,293 @@
+"""The pure scheduler: Digdag's task state machine over one attempt's tree (no I/O).
+
+Call tree of a run (the runner drives it):
+
+    start()                               root -> planned, first children become ready
+    loop:
+      pop_ready() -> [task]               the runner runs (or replays) each operator task
+      mark_running(task)
+      succeed(task, result) | fail(task, error)
+          -> _finish(task)                done: wake downstream siblings, settle the parent
+              -> _settle(parent)          no child progressing: success / retry / ^error / error
+      wake(now)                           retry waits that are due become ready again
+    done, success
+
+Groups never run: they are planned, their children are activated in dependency order, and a
+group settles once no child is progressing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from dockerflow.graph.spec import RetrySpec, TaskSpec
+from dockerflow.graph.states import TaskState as S
+from dockerflow.graph.task import Task, TaskResult
+
+
+def count_specs(spec: TaskSpec) -> int:
+    return 1 + sum(count_specs(c) for c in spec.children)
+
+
+class Scheduler:
+    def __init__(self, root: TaskSpec, max_tasks: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.max_tasks = max_tasks
+        self.next_id = 0
+        self.live = 0  # tasks that exist now
+        self.ready: deque[Task] = deque()
+        self.waiting: list[tuple[float, int, Task]] = []
+        self.root = self._new(root, None)
+        self.live = count_specs(root)
+        if self.live > max_tasks:
+            raise TooManyTasks(max_tasks, self.live)
+
+    # -- construction ------------------------------------------------------------------------
+    def _new(self, spec: TaskSpec, parent: Task | None, name: str | None = None,
+             index: int = 0) -> Task:
+        self.next_id += 1
+        return Task(self.next_id, spec, parent, name, index)
+
+    def _add_children(self, parent: Task, specs: tuple[TaskSpec, ...], parallel: bool,
+                      limit: int | None) -> list[Task]:
+        base = len(parent.children)
+        kids = [self._new(s, parent, index=base + i) for i, s in enumerate(specs)]
+        if parallel:
+            if limit:
+                for i in range(limit, len(kids)):
+                    chunk_start = (i // limit - 1) * limit
+                    kids[i].upstreams.extend(kids[chunk_start:chunk_start + limit])
+            by_name = {k.name: k for k in kids}
+            for k in kids:
+                for dep in k.spec.after:
+                    if dep in by_name and by_name[dep] not in k.upstreams:
+                        k.upstreams.append(by_name[dep])
+        else:
+            prev: Task | None = None
+            background: list[Task] = []
+            for k in kids:
+                if k.spec.background:
+                    background.append(k)
+                    continue
+                if prev is not None:
+                    k.upstreams.append(prev)
+                k.upstreams.extend(background)
+                prev, background = k, []
+        for k in kids:
+            for up in k.upstreams:
+                up.downstreams.append(k)
+        parent.children.extend(kids)
+        return kids
+
+    def _add_generated(self, parent: Task, spec: TaskSpec, name: str,
+                       after: Task | None = None) -> Task:
+        task = self._new(spec, parent, name, index=len(parent.children))
+        if after is not None:
+            task.upstreams.append(after)
+            after.downstreams.append(task)
+        parent.children.append(task)
+        return task
+
+    # -- driving -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._activate(self.root)
+
+    @property
+    def done(self) -> bool:
+        return self.root.state.done
+
+    @property
+    def success(self) -> bool:
+        return self.root.state is S.SUCCESS
+
+    def pop_ready(self) -> list[Task]:
+        out = list(self.ready)
+        self.ready.clear()
+        return out
+
+    def mark_running(self, task: Task) -> None:
+        task.set_state(S.RUNNING)
+
+    def next_wakeup(self) -> float | None:
+        """Seconds until the next retry is due (None: nothing waits)."""
+        if not self.waiting:
+            return None
+        return max(0.0, self.waiting[0][0] - self.clock())
+
+    def wake(self) -> None:
+        now = self.clock()
+        while self.waiting and self.waiting[0][0] <= now:
+            _, _, task = heapq.heappop(self.waiting)
+            if task.state is S.RETRY_WAITING:
+                task.set_state(S.READY)
+                self.ready.append(task)
+            elif task.state is S.GROUP_RETRY_WAITING:
+                self._restart_group(task)
+
+    def succeed(self, task: Task, result: TaskResult) -> None:
+        """An operator task (RUNNING or READY when replayed) finished well."""
+        task.store = result.store
+        task.export = result.export
+        task.reset_store = result.reset_store
+        if result.store:
+            self._note_store(task)
+        sub = result.sub_spec
+        check = task.spec.check
+        added = (count_specs(sub) if sub else 0) + (count_specs(check) if check else 0)
+        if added and self.live + added > self.max_tasks:
+            self.fail(task, {"message": str(TooManyTasks(self.max_tasks, self.live + added))},
+                      retryable=False)
+            return
+        self.live += added
+        if sub is None and check is None:
+            task.set_state(S.SUCCESS)
+            self._finish(task)
+            return
+        task.set_state(S.PLANNED)
+        sub_task = self._add_generated(task, sub, "^sub") if sub is not None else None
+        if check is not None:
+            self._add_generated(task, check, "^check", after=sub_task)
+        for child in task.children:
+            if not child.upstreams:
+                self._activate(child)
+
+    def fail(self, task: Task, error: dict[str, Any], retryable: bool = True) -> None:
+        """An operator task failed; leaf retry, `_error`, or error."""
+        error.setdefault("task_name", task.full_name)
+        task.error = error
+        retry = task.retry
+        if retryable and retry is not None and task.retry_count < retry.limit:
+            task.set_state(S.RETRY_WAITING)
+            self._wait(task, retry)
+            return
+        self._fail_terminal(task, group=False)
+
+    def cancel(self) -> None:
+        """Cancel every task that is not done (Ctrl-C, kill)."""
+        stack = [self.root]
+        while stack:
+            t = stack.pop()
+            if not t.state.done:
+                t.set_state(S.CANCELED)
+            stack.extend(t.children)
+        self.ready.clear()
+        self.waiting.clear()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _wait(self, task: Task, retry: RetrySpec) -> None:
+        task.retry_at = self.clock() + retry.wait_before(task.retry_count)
+        task.retry_count += 1
+        heapq.heappush(self.waiting, (task.retry_at, task.id, task))
+
+    def _activate(self, task: Task) -> None:
+        """Parent planned and every upstream succeeded: start the task."""
+        parent = task.parent
+        if parent is not None:
+            parent.active += 1
+        if not task.is_group:
+            task.set_state(S.READY)
+            self.ready.append(task)
+            return
+        task.set_state(S.PLANNED)
+        self._plan_group(task)
+
+    def _plan_group(self, task: Task) -> None:
+        spec = task.spec
+        kids = self._add_children(task, spec.children, spec.parallel, spec.limit)
+        if not kids:
+            self._settle(task)
+            return
+        for k in kids:
+            if not k.upstreams:
+                self._activate(k)
+
+    def _finish(self, task: Task) -> None:
+        """`task` reached a done state: wake its downstream siblings, maybe settle the parent."""
+        for down in task.downstreams:
+            if down.state is S.BLOCKED and all(u.state is S.SUCCESS for u in down.upstreams):
+                self._activate(down)
+        parent = task.parent
+        if parent is not None:
+            parent.active -= 1
+            if parent.active == 0 and parent.state is S.PLANNED:
+                self._settle(parent)
+
+    def _settle(self, task: Task) -> None:
+        """No child of the planned `task` is progressing: decide its outcome."""
+        if task.delayed_error:
+            task.set_state(S.ERROR)
+        elif task.delayed_group_error:
+            task.set_state(S.GROUP_ERROR)
+        else:
+            failed = [c for c in task.children if c.state.failed]
+            if not failed:
+                task.set_state(S.SUCCESS)
+            else:
+                merged: dict[str, Any] = {}
+                for c in failed:
+                    merged.update(c.error or {})
+                task.error = merged
+                retry = task.retry
+                if retry is not None and task.retry_count < retry.limit:
+                    task.set_state(S.GROUP_RETRY_WAITING)
+                    self._wait(task, retry)
+                    return
+                self._fail_terminal(task, group=True)
+                if task.state is S.PLANNED:
+                    return
+        self._finish(task)
+
+    def _fail_terminal(self, task: Task, group: bool) -> None:
+        """No retry left: run `_error` if there is one, else fail."""
+        handler = task.spec.error
+        if handler is not None and self.live + count_specs(handler) <= self.max_tasks:
+            self.live += count_specs(handler)
+            if task.state is not S.PLANNED:
+                task.set_state(S.PLANNED)
+            if group:
+                task.delayed_group_error = True
+            else:
+                task.delayed_error = True
+            self._activate(self._add_generated(task, handler, "^error"))
+            return
+        task.set_state(S.GROUP_ERROR if group else S.ERROR)
+        if not group:
+            self._finish(task)
+
+    def _restart_group(self, task: Task) -> None:
+        """Group retry: drop the subtree and run it again from the start."""
+        self.live -= sum(_subtree_size(c) for c in task.children)
+        task.children = []
+        task.active = 0
+        task.store_children = 0
+        task.error = None
+        if task.is_group:
+            self.live += sum(count_specs(c) for c in task.spec.children)
+            task.set_state(S.PLANNED)
+            self._plan_group(task)
+        else:
+            task.set_state(S.READY)
+            self.ready.append(task)
+
+    def _note_store(self, task: Task) -> None:
+        node: Task | None = task
+        while node is not None and not node.has_store:
+            node.has_store = True
+            if node.parent is not None:
+                node.parent.store_children += 1
+            node = node.parent
+
+
+def _subtree_size(task: Task) -> int:
+    return 1 + sum(_subtree_size(c) for c in task.children)
+
+
+class TooManyTasks(Exception):
+    def __init__(self, limit: int, wanted: int) -> None:
+        super().__init__(f"Too many tasks. Limit: {limit}, this attempt would have {wanted};"
+                         " raise it with --max-tasks")

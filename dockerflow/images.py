@@ -1,0 +1,152 @@
+"""Images dockerflow ships: an offline Debian base and the runner images under images/.
+
+    ensure_base(name)                   the base image; bootstrapped offline when missing:
+        debootstrap --variant=minbase --include=python3 bookworm DIR  ->  tar  ->  /images/create
+    build_runner_images(base)           every images/<dir>/Dockerfile -> dockerflow/<dir>:latest
+        (build arg BASE = base when it is here or can be pulled, else ensure_base())
+
+No registry is needed: the base comes from the Debian mirror through debootstrap.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from dockerflow.errors import ExecutorError
+from dockerflow.executors.docker_build import build_image, context_tar
+from dockerflow.executors.docker_errors import docker_errors, translate
+
+DEFAULT_BASE = "dockerflow/debian-base:bookworm"
+RUNNER_REPOSITORY = "dockerflow"
+Output = Callable[[str], None]
+
+
+def images_dir() -> Path:
+    """The images/ folder of the source checkout (one sub-folder per runner image)."""
+    return Path(__file__).resolve().parents[1] / "images"
+
+
+def _client(client: docker.DockerClient | None) -> docker.DockerClient:
+    if client is not None:
+        return client
+    with docker_errors(doing="connecting"):
+        return docker.from_env()
+
+
+def _exists(api: docker.APIClient, name: str) -> bool:
+    try:
+        with docker_errors(api.base_url, image=name):
+            api.inspect_image(name)
+        return True
+    except ExecutorError as exc:
+        if isinstance(exc.__cause__, docker.errors.NotFound):
+            return False
+        raise
+
+
+def _run(cmd: list[str], on_output: Output) -> None:
+    """Run a host command, streaming its output; raise ExecutorError when it fails."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    assert proc.stdout is not None
+    tail: list[str] = []
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        tail = (tail + [line])[-20:]
+        on_output(line)
+    if proc.wait() != 0:
+        raise ExecutorError(f"{' '.join(cmd[:3])} ... failed (exit {proc.returncode}):\n" + "\n".join(tail))
+
+
+def ensure_base(
+    name: str = DEFAULT_BASE,
+    on_output: Output = print,
+    *,
+    client: docker.DockerClient | None = None,
+    suite: str = "bookworm",
+    mirror: str | None = None,
+) -> str:
+    """Return `name`, bootstrapping it offline (debootstrap minbase + python3) when missing."""
+    client = _client(client)
+    api = client.api
+    if _exists(api, name):
+        return name
+    if shutil.which("debootstrap") is None:
+        raise ExecutorError(f"image '{name}' is missing and debootstrap is not installed: apt-get install debootstrap")
+    on_output(f"[base] bootstrapping {name} from Debian {suite} (debootstrap minbase + python3)")
+    with tempfile.TemporaryDirectory(prefix="dockerflow-base-") as tmp:
+        root = Path(tmp) / "rootfs"
+        cmd = ["debootstrap", "--variant=minbase", "--include=python3", suite, str(root)]
+        _run(cmd + ([mirror] if mirror else []), lambda line: on_output(f"[base] {line}"))
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for item in (root / junk).glob("*"):
+                if item.is_file():
+                    item.unlink()
+        tarball = Path(tmp) / "rootfs.tar"
+        _run(["tar", "-C", str(root), "-cf", str(tarball), "."], on_output)
+        repository, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "latest")
+        on_output(f"[base] importing {name}")
+        with docker_errors(api.base_url, image=name, doing=f"importing {name}"):
+            api.import_image(
+                src=str(tarball),
+                repository=repository,
+                tag=tag,
+                changes=['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8", "LABEL dockerflow.image=base"],
+            )
+    on_output(f"[base] {name} is ready")
+    return name
+
+
+def _usable_base(api: docker.APIClient, client: docker.DockerClient, base: str | None, on_output: Output) -> str:
+    if base is None:
+        return ensure_base(on_output=on_output, client=client)
+    if _exists(api, base):
+        return base
+    on_output(f"[images] pulling {base}")
+    try:
+        repository, _, tag = base.rpartition(":") if ":" in base.split("/")[-1] else (base, "", "latest")
+        for chunk in api.pull(repository, tag=tag, stream=True, decode=True):
+            if "error" in chunk:
+                raise docker.errors.APIError(chunk["error"])
+        return base
+    except (docker.errors.APIError, docker.errors.DockerException) as exc:
+        reason = translate(exc, base_url=api.base_url, image=base)
+        on_output(f"[images] cannot pull {base} ({reason}); using {DEFAULT_BASE} instead")
+        return ensure_base(on_output=on_output, client=client)
+
+
+def build_runner_images(
+    base: str | None = None,
+    on_output: Output = print,
+    *,
+    client: docker.DockerClient | None = None,
+    folder: Path | None = None,
+) -> list[str]:
+    """Build each images/<dir>/Dockerfile as dockerflow/<dir>:latest; return the tags built."""
+    client = _client(client)
+    api = client.api
+    folder = folder or images_dir()
+    dirs = sorted(d for d in folder.iterdir() if (d / "Dockerfile").is_file()) if folder.is_dir() else []
+    if not dirs:
+        raise ExecutorError(f"no images/*/Dockerfile found under {folder}")
+    base_image = _usable_base(api, client, base, on_output)
+    built: list[str] = []
+    for directory in dirs:
+        tag = f"{RUNNER_REPOSITORY}/{directory.name}:latest"
+        on_output(f"[images] building {tag} FROM {base_image}")
+        build_image(
+            api,
+            context=context_tar(folder=directory),
+            tag=tag,
+            buildargs={"BASE": base_image},
+            labels={"dockerflow.image": directory.name},
+            on_line=lambda line, d=directory.name: on_output(f"[{d}] {line}"),
+        )
+        built.append(tag)
+    return built

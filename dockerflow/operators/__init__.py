@@ -1,0 +1,25 @@
+"""Operators: one class per `x>`; each turns (config, params) into a result or child tasks."""
+
+from __future__ import annotations
+
+from dockerflow.operators.base import Operator, OperatorContext
+from dockerflow.operators.flow import (
+    CallOperator,
+    ForEachOperator,
+    ForRangeOperator,
+    IfOperator,
+    LoopOperator,
+)
+from dockerflow.operators.py import PyOperator
+from dockerflow.operators.sh import ShOperator
+from dockerflow.operators.simple import EchoOperator, FailOperator, WaitOperator
+
+OPERATORS: dict[str, Operator] = {
+    op.name: op
+    for op in (ShOperator(), PyOperator(), EchoOperator(), FailOperator(), WaitOperator(),
+               CallOperator(), IfOperator(), LoopOperator(), ForEachOperator(),
+               ForRangeOperator())
+}
+OPERATOR_NAMES = frozenset(OPERATORS)
+
+__all__ = ["OPERATORS", "OPERATOR_NAMES", "Operator", "OperatorContext"]

@@ -1,0 +1,173 @@
+"""Operators that generate child tasks: call>, if>, loop>, for_each>, for_range>."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from dockerflow.dig.workflow import resolve_call
+from dockerflow.errors import TaskFailure
+from dockerflow.graph.task import TaskResult
+from dockerflow.operators.base import OperatorContext
+
+CALL_DROPS = ("timezone", "schedule", "sla")
+
+
+class CallOperator:
+    name: ClassVar[str] = "call"
+    retryable: ClassVar[bool] = True
+
+    def run(self, ctx: OperatorContext) -> TaskResult:
+        target = ctx.command
+        if not isinstance(target, str) or not target:
+            raise TaskFailure("call> needs a workflow file name")
+        path = resolve_call(ctx.workdir, target)
+        if not path.is_file():
+            raise TaskFailure(f"call> target '{target}' does not exist (looked for {path})")
+        config = {k: v for k, v in ctx.load_config(path).items() if k not in CALL_DROPS}
+        sub_dir = path.resolve().parent
+        try:
+            workdir = sub_dir.relative_to(ctx.project_dir.resolve()).as_posix()
+        except ValueError:
+            raise TaskFailure(f"call> target {path} is outside the project folder") from None
+        workdir = "" if workdir == "." else workdir
+        if workdir != (ctx.params.get("_workdir") or ""):
+            export = dict(config.get("_export") or {})
+            export["_workdir"] = workdir
+            config["_export"] = export
+        return TaskResult(subtask_config=config)
+
+
+def _bool(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip() in ("true", "false"):
+        return value.strip() == "true"
+    raise TaskFailure(f"{what} must be true or false, got {value!r}")
+
+
+class IfOperator:
+    name: ClassVar[str] = "if"
+    retryable: ClassVar[bool] = False
+
+    def run(self, ctx: OperatorContext) -> TaskResult:
+        branch = "_do" if _bool(ctx.command, "if>") else "_else_do"
+        body = ctx.config.get(branch)
+        if body is None:
+            return TaskResult()
+        return TaskResult(subtask_config=dict(body))
+
+
+def _child(body: Any, export: dict[str, Any]) -> dict[str, Any]:
+    config = dict(body) if isinstance(body, Mapping) else {}
+    merged = dict(config.get("_export") or {})
+    merged.update(export)
+    config["_export"] = merged
+    return config
+
+
+def _loop_group(ctx: OperatorContext, children: list[tuple[str, dict[str, Any]]],
+                what: str) -> TaskResult:
+    if len(children) > ctx.max_tasks:
+        raise TaskFailure(f"Too many {what} subtasks. Limit: {ctx.max_tasks}")
+    config: dict[str, Any] = {}
+    parallel = ctx.config.get("_parallel")
+    if parallel is not None:
+        if isinstance(parallel, str) and parallel.strip().startswith("{"):
+            parallel = json.loads(parallel)
+        config["_parallel"] = parallel
+    body = ctx.config["_do"]
+    for name, export in children:
+        config[name] = _child(body, export)
+    return TaskResult(subtask_config=config)
+
+
+def _int(value: Any, what: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise TaskFailure(f"{what} must be an integer, got {value!r}") from None
+
+
+class LoopOperator:
+    name: ClassVar[str] = "loop"
+    retryable: ClassVar[bool] = False
+
+    def run(self, ctx: OperatorContext) -> TaskResult:
+        count = ctx.command if ctx.command is not None else ctx.config.get("count")
+        n = _int(count, "loop> count")
+        return _loop_group(ctx, [(f"+loop-{i}", {"i": i}) for i in range(n)], "loop")
+
+
+def _json_or(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise TaskFailure(f"for_each> value {value!r} is not a list or JSON text") from None
+    return value
+
+
+def _name_part(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return quote(text[:8], safe="").replace("~", "%7E").replace("*", "%2A")
+
+
+class ForEachOperator:
+    name: ClassVar[str] = "for_each"
+    retryable: ClassVar[bool] = False
+
+    def run(self, ctx: OperatorContext) -> TaskResult:
+        spec = _json_or(ctx.command)
+        if not isinstance(spec, Mapping):
+            raise TaskFailure("for_each> needs a map of key: [values]")
+        keys = list(spec)
+        lists = []
+        for k in keys:
+            values = _json_or(spec[k])
+            if not isinstance(values, list):
+                raise TaskFailure(f"for_each> values of '{k}' must be a list")
+            lists.append(values)
+        total = math.prod(len(v) for v in lists) if lists else 0
+        if total > ctx.max_tasks:
+            raise TaskFailure(f"Too many for_each subtasks. Limit: {ctx.max_tasks}")
+        children = []
+        for combo in itertools.product(*[list(enumerate(v)) for v in lists]):
+            name = "+for-" + "&".join(f"{ki}={_name_part(k)}={vi}={_name_part(v)}"
+                                      for ki, (k, (vi, v)) in enumerate(zip(keys, combo)))
+            children.append((name, {k: v for k, (_, v) in zip(keys, combo)}))
+        return _loop_group(ctx, children, "for_each")
+
+
+class ForRangeOperator:
+    name: ClassVar[str] = "for_range"
+    retryable: ClassVar[bool] = False
+
+    def run(self, ctx: OperatorContext) -> TaskResult:
+        spec = _json_or(ctx.command)
+        if not isinstance(spec, Mapping):
+            raise TaskFailure("for_range> needs {from: N, to: M, step: S} or slices: K")
+        start, end = _int(spec.get("from"), "for_range> from"), _int(spec.get("to"), "for_range> to")
+        if ("step" in spec) == ("slices" in spec):
+            raise TaskFailure("for_range> needs exactly one of 'step' or 'slices'")
+        if "step" in spec:
+            step = _int(spec["step"], "for_range> step")
+        else:
+            slices = _int(spec["slices"], "for_range> slices")
+            if slices < 1:
+                raise TaskFailure("for_range> slices must be at least 1")
+            step = math.ceil((end - start) / slices)
+        if step < 1:
+            raise TaskFailure("for_range> step must be at least 1")
+        children = []
+        index = 0
+        for lo in range(start, end, step):
+            hi = min(lo + step, end)
+            children.append((f"+range-from={lo}&to={hi}",
+                             {"range": {"from": lo, "to": hi, "index": index}}))
+            index += 1
+        return _loop_group(ctx, children, "for_range")

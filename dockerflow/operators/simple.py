@@ -1,0 +1,51 @@
+"""Operators that need no executor: echo>, fail>, wait>."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from dockerflow.dig.schedule import parse_duration
+from dockerflow.errors import TaskFailure
+from dockerflow.graph.task import TaskResult
+from dockerflow.operators.base import OperatorContext
+
+
+def text_of(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class EchoOperator:
+    name: ClassVar[str] = "echo"
+    retryable: ClassVar[bool] = False
+
+    def run(self, ctx: OperatorContext) -> TaskResult:
+        ctx.output(text_of(ctx.command))
+        return TaskResult()
+
+
+class FailOperator:
+    name: ClassVar[str] = "fail"
+    retryable: ClassVar[bool] = False
+
+    def run(self, ctx: OperatorContext) -> TaskResult:
+        raise TaskFailure(text_of(ctx.command) or "fail> was reached")
+
+
+class WaitOperator:
+    name: ClassVar[str] = "wait"
+    retryable: ClassVar[bool] = False
+
+    def run(self, ctx: OperatorContext) -> TaskResult:
+        try:
+            seconds = parse_duration(ctx.command)
+        except ValueError as e:
+            raise TaskFailure(f"wait>: {e}") from None
+        if ctx.option("blocking") and "poll_interval" in ctx.config:
+            raise TaskFailure("wait>: poll_interval can't be used with blocking: true")
+        if ctx.canceled.wait(seconds):
+            raise TaskFailure("wait> was canceled")
+        return TaskResult()

@@ -1,0 +1,80 @@
+"""What the user sees while a workflow runs: task starts, prefixed output, the summary."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import IO, TextIO
+
+
+class Reporter:
+    """Prints events (thread-safe) and keeps a log file per task that printed something."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
+                 log_dir: Path | None = None, quiet: bool = False) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.log_dir = log_dir
+        self.quiet = quiet
+        self._lock = threading.Lock()
+        self._logs: dict[str, IO[str]] = {}
+
+    def _print(self, text: str, err: bool = False) -> None:
+        with self._lock:
+            stream = self.err if err else self.out
+            stream.write(text + "\n")
+            stream.flush()
+
+    def info(self, text: str) -> None:
+        self._print(text, err=True)
+
+    def warning(self, text: str) -> None:
+        self._print(f"warning: {text}", err=True)
+
+    def task_started(self, name: str, note: str = "") -> None:
+        if not self.quiet:
+            self._print(f"[{name}] started{note}")
+
+    def task_output(self, name: str, line: str) -> None:
+        with self._lock:
+            self.out.write(f"[{name}] {line}\n")
+            self.out.flush()
+            log = self._log(name)
+            if log is not None:
+                log.write(line + "\n")
+
+    def _log(self, name: str) -> IO[str] | None:
+        if self.log_dir is None:
+            return None
+        log = self._logs.get(name)
+        if log is None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_dir / f"{name.replace('/', '_')}.log", "a", encoding="utf-8")
+            self._logs[name] = log
+        return log
+
+    def task_finished(self, name: str) -> None:
+        with self._lock:
+            log = self._logs.pop(name, None)
+            if log is not None:
+                log.close()
+
+    def task_skipped(self, name: str, why: str) -> None:
+        if not self.quiet:
+            self._print(f"[{name}] skipped ({why})")
+
+    def task_failed(self, name: str, message: str) -> None:
+        self._print("\n".join(f"[{name}] failed: {line}" for line in message.splitlines()),
+                    err=True)
+
+    def task_retrying(self, name: str, message: str, attempt: int, limit: int,
+                      wait: float) -> None:
+        self._print(f"[{name}] failed: {message}; retry {attempt}/{limit}"
+                    + (f" in {wait:g}s" if wait else ""), err=True)
+
+    def close(self) -> None:
+        with self._lock:
+            for log in self._logs.values():
+                log.close()
+            self._logs.clear()

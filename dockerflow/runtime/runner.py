@@ -1,0 +1,338 @@
+"""The run loop of one attempt: the scheduler decides, worker threads run operators.
+
+    Runner.run()
+      scheduler.start()
+      loop until the root is done:
+        _dispatch()        ready tasks: replay saved results, or submit _work() to the pool
+        _wait_events()     block on the event queue (worker results, retry timers, signals)
+          _on_success() / _on_failure()  -> scheduler.succeed() / fail(); results saved in batches
+      summary
+
+One thread (the caller's) owns the scheduler and the store; workers only evaluate `${...}`,
+run the operator and put the outcome on the queue. Waiting is event-driven.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dockerflow.dig.compile import Compiler, parse_retry_value
+from dockerflow.dig.yaml_loader import load_file
+from dockerflow.errors import DigError, DockerflowError, TaskFailure
+from dockerflow.executors.base import Executor
+from dockerflow.executors.host import HostExecutor
+from dockerflow.expr import Evaluator
+from dockerflow.graph.scheduler import Scheduler
+from dockerflow.graph.spec import RetrySpec, Workflow
+from dockerflow.graph.states import TaskState
+from dockerflow.graph.task import Task, TaskResult
+from dockerflow.operators import OPERATOR_NAMES, OPERATORS
+from dockerflow.runtime.params import SessionInfo, visible_params
+from dockerflow.runtime.reporter import Reporter
+from dockerflow.runtime.selection import Mode, Selection
+from dockerflow.store.local import LocalStore
+
+TASKSIDE = Path(__file__).resolve().parent.parent / "taskside"
+NOT_EVALUATED = frozenset({"_do", "_else_do"})
+
+
+@dataclass
+class RunOptions:
+    selection: Selection = field(default_factory=Selection)
+    dry_run: bool = False
+    max_task_threads: int = 32
+    max_tasks: int = 100_000
+
+
+@dataclass
+class RunSummary:
+    success: bool
+    ran: int
+    skipped: int
+    failed: list[tuple[str, str]]
+    seconds: float
+    interrupted: int | None = None  # the signal number, when stopped by one
+
+
+@dataclass
+class _Outcome:
+    task: Task
+    result: TaskResult | None = None
+    error: dict[str, Any] | None = None
+    retryable: bool = True
+    retry: RetrySpec | None = None
+
+
+class Runner:
+    def __init__(self, workflow: Workflow, project_dir: Path, session: SessionInfo,
+                 attempt_params: Mapping[str, Any], store: LocalStore, session_id: int,
+                 reporter: Reporter, options: RunOptions | None = None,
+                 docker_factory: Callable[[], Executor] | None = None,
+                 io_root: Path | None = None) -> None:
+        self.workflow = workflow
+        self.project_dir = project_dir
+        self.session = session
+        self.attempt_params = dict(attempt_params)
+        self.store = store
+        self.session_id = session_id
+        self.reporter = reporter
+        self.options = options or RunOptions()
+        self.io_root = io_root or project_dir / ".dockerflow" / "io"
+        self.sched = Scheduler(workflow.root, max_tasks=self.options.max_tasks)
+        self.events: queue.Queue[_Outcome | None] = queue.Queue()
+        self.canceled = threading.Event()
+        self.host = HostExecutor()
+        self._docker_factory = docker_factory
+        self._docker: Executor | None = None
+        self._docker_lock = threading.Lock()
+        self._local = threading.local()
+        self.saved: dict[str, dict[str, Any]] = {}
+        self.running = 0
+        self.ran = 0
+        self.skipped = 0
+        self.interrupted: int | None = None
+
+    # -- executors ---------------------------------------------------------------------------
+    def docker(self) -> Executor:
+        with self._docker_lock:
+            if self._docker is None:
+                if self._docker_factory is None:
+                    raise TaskFailure("this task needs Docker (it has a docker: option) but no"
+                                      " Docker executor is available")
+                self._docker = self._docker_factory()
+            return self._docker
+
+    def interrupt(self, signum: int) -> None:
+        """Stop: called from a signal handler (main thread) or another thread."""
+        if self.interrupted is None:
+            self.interrupted = signum
+        self.canceled.set()
+        threading.Thread(target=self._cancel_executors, daemon=True).start()
+        self.events.put(None)
+
+    def _cancel_executors(self) -> None:
+        self.host.cancel_all()
+        if self._docker is not None:
+            self._docker.cancel_all()
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        started = time.monotonic()
+        if self.options.selection.kind != "rerun":
+            self.saved = self.store.results(self.session_id)
+        else:
+            self.store.clear_results(self.session_id)
+        pool = ThreadPoolExecutor(max_workers=self.options.max_task_threads,
+                                  thread_name_prefix="task")
+        try:
+            self.sched.start()
+            while not self.sched.done and self.interrupted is None:
+                self._dispatch(pool)
+                if self.sched.done:
+                    break
+                self._wait_events()
+                self.sched.wake()
+            if self.interrupted is not None:
+                self._drain(grace=15.0)
+                self.sched.cancel()
+        finally:
+            pool.shutdown(wait=self.interrupted is None, cancel_futures=True)
+            self.store.flush()
+            self.reporter.close()
+        return RunSummary(success=self.sched.success, ran=self.ran, skipped=self.skipped,
+                          failed=self._failures(), seconds=time.monotonic() - started,
+                          interrupted=self.interrupted)
+
+    def _wait_events(self) -> None:
+        timeout = self.sched.next_wakeup()
+        if self.running == 0 and timeout is None and not self.sched.ready:
+            raise RuntimeError("scheduler stalled: nothing running, ready or waiting")
+        try:
+            item = self.events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while item is not None:
+            self._handle(item)
+            try:
+                item = self.events.get_nowait()
+            except queue.Empty:
+                break
+
+    def _drain(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        while self.running and time.monotonic() < deadline:
+            try:
+                item = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is not None:
+                self.running -= 1
+                if item.result is not None and item.task.state is TaskState.RUNNING:
+                    self._save(item.task, item.result)
+
+    def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+        while self.sched.ready:
+            for task in self.sched.pop_ready():
+                mode = self.options.selection.mode(task)
+                record = self.saved.get(task.full_name) if mode in (
+                    Mode.RESUME, Mode.SKIP_OR_REPLAY) else None
+                if record is not None or mode in (Mode.SKIP, Mode.SKIP_OR_REPLAY):
+                    self._replay(task, record)
+                    continue
+                if self.options.dry_run:
+                    self.reporter.task_skipped(task.full_name, "dry run")
+                    self.skipped += 1
+                    self.sched.succeed(task, TaskResult())
+                    continue
+                self.sched.mark_running(task)
+                self.running += 1
+                self.ran += 1
+                raw = visible_params(task, self.attempt_params)
+                error = task.parent.error if task.name == "^error" and task.parent else None
+                pool.submit(self._work, task, raw, error)
+
+    def _replay(self, task: Task, record: dict[str, Any] | None) -> None:
+        self.skipped += 1
+        if record is None:
+            self.reporter.task_skipped(task.full_name, "outside the selected tasks")
+            self.sched.succeed(task, TaskResult())
+            return
+        self.reporter.task_skipped(task.full_name, "succeeded before")
+        result = TaskResult.from_record(record)
+        try:
+            if result.subtask_config is not None:
+                result.sub_spec = self._compile_sub(task, result.subtask_config)
+        except DigError as e:
+            self.sched.fail(task, {"message": str(e)}, retryable=False)
+            return
+        self.sched.succeed(task, result)
+
+    def _handle(self, out: _Outcome) -> None:
+        self.running -= 1
+        task = out.task
+        self.reporter.task_finished(task.full_name)
+        if out.retry is not None:
+            task.retry = out.retry
+        if out.result is not None:
+            self._save(task, out.result)
+            self.sched.succeed(task, out.result)
+            return
+        error = out.error or {"message": "failed"}
+        self.sched.fail(task, error, retryable=out.retryable)
+        message = str(error.get("message"))
+        if task.state is TaskState.RETRY_WAITING and task.retry is not None:
+            self.reporter.task_retrying(task.full_name, message, task.retry_count,
+                                        task.retry.limit,
+                                        max(0.0, task.retry_at - self.sched.clock()))
+        else:
+            self.reporter.task_failed(task.full_name, message)
+
+    def _save(self, task: Task, result: TaskResult) -> None:
+        self.store.save_result(self.session_id, task.full_name, result.to_record())
+
+    # -- worker side -------------------------------------------------------------------------
+    def _evaluator(self) -> Evaluator:
+        ev = getattr(self._local, "evaluator", None)
+        if ev is None:
+            ev = Evaluator(self.workflow.timezone)
+            self._local.evaluator = ev
+        return ev
+
+    def _work(self, task: Task, raw: dict[str, Any], error: dict[str, Any] | None) -> None:
+        out = _Outcome(task)
+        try:
+            params, config = self._evaluate(task, raw, error)
+            out.retry = self._retry_of(task, params)
+            op_name = task.spec.op if task.spec.op in OPERATORS else config.get("_type")
+            operator = OPERATORS.get(str(op_name))
+            if operator is None:
+                raise TaskFailure(f"Unknown operator '{op_name}>' in task {task.full_name}")
+            out.retryable = operator.retryable
+            self.reporter.task_started(task.full_name)
+            ctx = self._context(task, str(op_name), params, config)
+            result = operator.run(ctx)
+            if self.canceled.is_set():
+                raise TaskFailure("canceled")
+            if result.subtask_config is not None:
+                result.sub_spec = self._compile_sub(task, result.subtask_config)
+            out.result = result
+        except DockerflowError as e:
+            out.error = {"message": str(e)}
+        except Exception as e:  # a bug: keep the run alive, show where
+            out.error = {"message": f"unexpected error: {e!r}",
+                         "stacktrace": traceback.format_exc()}
+            self.reporter.info(traceback.format_exc())
+        self.events.put(out)
+
+    def _evaluate(self, task: Task, raw: dict[str, Any],
+                  error: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        ev = self._evaluator()
+        builtins = self.session.builtins(task.full_name)
+        scope = dict(raw)
+        scope.update(builtins)
+        if error is not None:
+            scope["error"] = error
+        for key, value in raw.items():
+            if key not in builtins and _has_template(value):
+                scope[key] = ev.render_value(value, scope)
+        config: dict[str, Any] = {}
+        for key, value in task.spec.config.items():
+            if key in NOT_EVALUATED:
+                config[key] = value
+            else:
+                config[key] = ev.render_value(value, scope) if _has_template(value) else value
+                scope[key] = config[key]
+        return scope, config
+
+    def _retry_of(self, task: Task, params: dict[str, Any]) -> RetrySpec | None:
+        raw = task.spec.retry
+        if not isinstance(raw, str):
+            return None
+        rendered = self._evaluator().render(raw, params)
+        return parse_retry_value(rendered, lambda m: TaskFailure(f"{task.full_name}: {m}"))
+
+    def _context(self, task: Task, op: str, params: dict[str, Any],
+                 config: dict[str, Any]) -> Any:
+        from dockerflow.operators.base import OperatorContext
+
+        name = task.full_name
+        return OperatorContext(
+            full_name=name, op=op, config=config, params=params, project_dir=self.project_dir,
+            io_root=self.io_root, output=lambda line: self.reporter.task_output(name, line),
+            host=self.host, docker=self.docker, canceled=self.canceled, taskside=TASKSIDE,
+            max_tasks=self.options.max_tasks, load_config=load_file,
+            labels={"session": str(self.session_id), "attempt": str(self.session.attempt_id)})
+
+    def _compile_sub(self, task: Task, config: dict[str, Any]) -> Any:
+        compiler = Compiler(OPERATOR_NAMES, context=task.full_name)
+        return compiler.compile_task("^sub", config)
+
+    # -- results -----------------------------------------------------------------------------
+    def _failures(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        stack = [self.sched.root]
+        while stack:
+            t = stack.pop()
+            if not t.is_group and t.state is TaskState.ERROR and t.error \
+                    and not any(c.state.failed for c in t.children if c.name != "^error"):
+                out.append((t.full_name, str(t.error.get("message"))))
+            stack.extend(reversed(t.children))
+        return out
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False

@@ -1,0 +1,221 @@
+"""Value types shared by the SDK models: expressions, params, `_retry`, `_parallel`, `docker:`.
+
+Every model of the SDK derives from `Model`: frozen, strict (no silent coercion: `"yes"` is not
+`True`, `"3"` is not `3`) and closed (an unknown field name is an error naming it).  Strictness
+is what lets the reader keep a file exactly as written: whatever a typed model cannot hold as
+is stays in a generic form instead of being converted.
+
+Fields that the engine evaluates accept a `${...}` string (`Expr`) besides their plain type.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = [
+    "BoolStr",
+    "Docker",
+    "Duration",
+    "Expr",
+    "IntStr",
+    "Model",
+    "NumStr",
+    "Params",
+    "ParallelLimit",
+    "Retry",
+    "StrTuple",
+    "is_expr",
+    "json_value",
+]
+
+
+class Model(BaseModel):
+    """Base of every SDK model: immutable, strictly typed, no unknown fields.
+
+    Fields whose `.dig` key differs from the Python name (`_export`, `from`) carry the key as
+    their alias; both spellings are accepted when building a model.
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid", populate_by_name=True)
+
+
+def is_expr(value: Any) -> bool:
+    """Whether `value` is a string holding a `${...}` expression."""
+    return isinstance(value, str) and "${" in value
+
+
+def _expr(value: str) -> str:
+    if "${" not in value:
+        raise ValueError("expected a ${...} expression")
+    return value
+
+
+Expr = Annotated[str, AfterValidator(_expr)]
+"""A string holding a `${...}` expression, evaluated by the engine when the task runs."""
+
+BoolStr = Literal["true", "false"]
+"""`"true"`/`"false"` written as strings, which the engine accepts where a boolean is expected."""
+
+IntStr = Annotated[str, Field(pattern=r"^\s*[0-9]+\s*$")]
+"""A whole number written as a string (`"3"`), which the engine reads as a number."""
+
+NumStr = Annotated[str, Field(pattern=r"^\s*[0-9]+(\.[0-9]*)?\s*$")]
+"""A non-negative number written as a string (`"1.5"`)."""
+
+Duration = Annotated[
+    str,
+    Field(pattern=r"(?i)^\s*(?=.*[0-9])(?:[0-9]+\s*d)?\s*(?:[0-9]+\s*h)?\s*"
+                  r"(?:[0-9]+\s*m)?\s*(?:[0-9]+\s*s)?\s*$"),
+]
+"""A duration such as `30s`, `5m`, `1h 30m` or `1d` (a unit is required)."""
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+StrTuple = Annotated[tuple[str, ...], BeforeValidator(_as_tuple)]
+"""A list of strings (stored as a tuple; a list is accepted)."""
+
+
+def json_value(value: Any, where: str = "value") -> Any:
+    """Check that `value` can be written to a `.dig` file and return a private plain copy.
+
+    Allowed: None, bool, int, float, str, lists/tuples (copied as lists) and mappings with
+    string keys (copied as dicts, order kept).  SDK models (e.g. `Docker`) are turned into
+    their mapping form.
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, BaseModel):
+        from dockerflow.sdk.writer import dump_value  # late: the writer imports the models
+
+        return dump_value(value)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: keys must be strings, got {key!r}")
+            out[key] = json_value(item, f"{where}.{key}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [json_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise ValueError(f"{where}: {type(value).__name__} values cannot be written to a .dig file;"
+                     " use strings, numbers, booleans, None, lists and mappings")
+
+
+def _params(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a mapping of names to values")
+    return json_value(value, "")  # type: ignore[no-any-return]
+
+
+Params = Annotated[dict[str, Any], BeforeValidator(_params)]
+"""A mapping of parameter names to YAML values (copied on validation, so never shared)."""
+
+JsonValue = Annotated[Any, AfterValidator(json_value)]
+"""Any value a `.dig` file can hold (copied on validation)."""
+
+
+def _finite(value: float | int) -> float | int:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Seconds = Annotated[int | float, AfterValidator(_finite), Field(ge=0)]
+
+
+class Retry(Model):
+    """`_retry: {limit, interval, interval_type, max_interval}`.
+
+    The wait before retry n (0-based) is `interval`, or `interval * 2**n` capped by
+    `max_interval` when `interval_type` is `exponential`.  A plain `_retry: N` is written as
+    an int instead of this model.
+    """
+
+    limit: Annotated[int, Field(ge=0)] | IntStr | Expr
+    interval: Seconds | NumStr | Expr | None = None
+    interval_type: Literal["constant", "exponential"] | Expr | None = None
+    max_interval: Seconds | NumStr | Expr | None = None
+
+
+RetryValue = Annotated[int, Field(ge=0)] | IntStr | Expr | Retry
+"""`_retry`: a number of retries, or a `Retry` with intervals."""
+
+
+class ParallelLimit(Model):
+    """`_parallel: {limit: N}`: children run in consecutive chunks of N."""
+
+    limit: Annotated[int, Field(ge=1)]
+
+
+ParallelValue = bool | BoolStr | ParallelLimit
+"""`_parallel` of a group: never `${...}` (group keys are not evaluated)."""
+
+LoopParallel = bool | BoolStr | ParallelLimit | Expr
+"""`_parallel` of a loop operator (`loop>`, `for_each>`, `for_range>`): may be `${...}`."""
+
+BoolValue = bool | BoolStr | Expr
+"""A boolean option of an operator (evaluated, so `${...}` works)."""
+
+
+class Docker(Model):
+    """The `docker:` option: run `sh>`/`py>` commands in a container.
+
+    Usually exported for a whole workflow or group (`_export={"docker": Docker(...)}`, stored
+    as its mapping), or set on one `Sh`/`Py` task.
+    """
+
+    image: str
+    docker: str | None = None
+    """Path of the docker CLI (default `docker`)."""
+    pull_always: BoolValue | None = None
+    selinux: BoolValue | None = None
+    run_options: StrTuple | None = None
+    build: StrTuple | None = None
+    """Commands run as `RUN` lines of a derived image."""
+    build_options: StrTuple | None = None
+
+
+_OFFSET = re.compile(r"^[+-][0-9]{2}:?[0-9]{2}$")
+
+
+def _timezone(value: str) -> str:
+    if _OFFSET.match(value):
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}: use an IANA name like 'Asia/Tokyo'"
+                         " or an offset like '+09:00'") from None
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_timezone)]
+"""An IANA zone name (`UTC`, `Asia/Tokyo`) or a fixed offset (`+09:00`)."""
+
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a mapping of NAME: value")
+    for key in value:
+        if not isinstance(key, str) or not ENV_NAME.match(key):
+            raise ValueError(f"invalid environment variable name {key!r}:"
+                             " use letters, digits and _, not starting with a digit")
+    return json_value(value, "")  # type: ignore[no-any-return]
+
+
+Env = Annotated[dict[str, Any], BeforeValidator(_env)]
+"""`_env`: extra environment variables of a task (`${secret:key}` works in values)."""

@@ -1,0 +1,2 @@
+def work(size):
+    print(size)

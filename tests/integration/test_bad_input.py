@@ -1,0 +1,40 @@
+"""Every file of tests/bad-input/ is refused with one clear line, the right exit status and no
+traceback. Each folder holds main.dig (and helpers) and `expect`: exit=N where=TEXT match=REGEX."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[1] / "bad-input"
+CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expect").is_file())
+
+
+def parse_expect(text: str) -> dict[str, str]:
+    out = {}
+    for m in re.finditer(r"(\w+)=(.*?)(?=\s+\w+=|$)", text.strip()):
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input(case: str, tmp_path: Path) -> None:
+    project = tmp_path / case
+    shutil.copytree(CORPUS / case, project)
+    expect = parse_expect((project / "expect").read_text())
+    r = subprocess.run([sys.executable, "-m", "dockerflow", "run", "main.dig",
+                        "--session", "2024-03-05"], cwd=project, capture_output=True, text=True,
+                       timeout=60)
+    out = r.stdout + r.stderr
+    assert r.returncode == int(expect["exit"]), out
+    assert "Traceback" not in out, out
+    lines = [line for line in out.splitlines()
+             if expect["where"] in line and re.search(expect["match"], line)]
+    assert lines, f"no line names {expect['where']!r} and matches {expect['match']!r}:\n{out}"
+    if r.returncode == 2:
+        assert not (project / ".dockerflow" / "io").exists(), "a task ran before the refusal"
