@@ -84,7 +84,8 @@ def compile_workflow(config: Mapping[str, Any], name: str, file: str,
         sch = config["schedule"]
         if not isinstance(sch, Mapping):
             raise compiler.loc.error(config, "schedule", "schedule must be a mapping")
-        schedule = parse_schedule(sch, lambda m: compiler.loc.error(config, "schedule", m))
+        first = next(iter(sch), None)
+        schedule = parse_schedule(sch, lambda m: compiler.loc.error(sch, first, m))
     sla = config.get("sla")
     if sla is not None:
         _check_sla(sla, lambda m: compiler.loc.error(config, "sla", m))

@@ -83,8 +83,12 @@ class OperatorContext:
 
 
 class Operator(Protocol):
+    """`retryable`: `_retry` re-runs it on failure. `inline`: quick and never blocks, so the run
+    loop calls it directly instead of handing it to a worker thread."""
+
     name: ClassVar[str]
     retryable: ClassVar[bool]
+    inline: ClassVar[bool]
 
     def run(self, ctx: OperatorContext) -> TaskResult: ...
 

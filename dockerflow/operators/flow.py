@@ -20,6 +20,7 @@ CALL_DROPS = ("timezone", "schedule", "sla")
 class CallOperator:
     name: ClassVar[str] = "call"
     retryable: ClassVar[bool] = True
+    inline: ClassVar[bool] = True
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         target = ctx.command
@@ -53,6 +54,7 @@ def _bool(value: Any, what: str) -> bool:
 class IfOperator:
     name: ClassVar[str] = "if"
     retryable: ClassVar[bool] = False
+    inline: ClassVar[bool] = True
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         branch = "_do" if _bool(ctx.command, "if>") else "_else_do"
@@ -96,6 +98,7 @@ def _int(value: Any, what: str) -> int:
 class LoopOperator:
     name: ClassVar[str] = "loop"
     retryable: ClassVar[bool] = False
+    inline: ClassVar[bool] = True
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         count = ctx.command if ctx.command is not None else ctx.config.get("count")
@@ -120,6 +123,7 @@ def _name_part(value: Any) -> str:
 class ForEachOperator:
     name: ClassVar[str] = "for_each"
     retryable: ClassVar[bool] = False
+    inline: ClassVar[bool] = True
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         spec = _json_or(ctx.command)
@@ -146,6 +150,7 @@ class ForEachOperator:
 class ForRangeOperator:
     name: ClassVar[str] = "for_range"
     retryable: ClassVar[bool] = False
+    inline: ClassVar[bool] = True
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         spec = _json_or(ctx.command)

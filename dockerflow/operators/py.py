@@ -14,6 +14,7 @@ from dockerflow.operators.sh import task_env
 class PyOperator:
     name: ClassVar[str] = "py"
     retryable: ClassVar[bool] = True
+    inline: ClassVar[bool] = False
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         command = ctx.command

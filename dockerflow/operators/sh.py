@@ -62,6 +62,7 @@ def read_output_file(path: Path) -> dict[str, Any]:
 class ShOperator:
     name: ClassVar[str] = "sh"
     retryable: ClassVar[bool] = True
+    inline: ClassVar[bool] = False
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         script = ctx.io_dir / "runner.sh"

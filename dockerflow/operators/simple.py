@@ -21,6 +21,7 @@ def text_of(value: object) -> str:
 class EchoOperator:
     name: ClassVar[str] = "echo"
     retryable: ClassVar[bool] = False
+    inline: ClassVar[bool] = True
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         ctx.output(text_of(ctx.command))
@@ -30,6 +31,7 @@ class EchoOperator:
 class FailOperator:
     name: ClassVar[str] = "fail"
     retryable: ClassVar[bool] = False
+    inline: ClassVar[bool] = True
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         raise TaskFailure(text_of(ctx.command) or "fail> was reached")
@@ -38,6 +40,7 @@ class FailOperator:
 class WaitOperator:
     name: ClassVar[str] = "wait"
     retryable: ClassVar[bool] = False
+    inline: ClassVar[bool] = False
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         try:

@@ -36,13 +36,16 @@ class Reporter:
         if not self.quiet:
             self._print(f"[{name}] started{note}")
 
-    def task_output(self, name: str, line: str) -> None:
+    def task_output(self, name: str, line: str, log: bool = True) -> None:
+        """A line the task printed; `log` also appends it to the task's log file."""
         with self._lock:
             self.out.write(f"[{name}] {line}\n")
             self.out.flush()
-            log = self._log(name)
-            if log is not None:
-                log.write(line + "\n")
+            if not log:
+                return
+            log_file = self._log(name)
+            if log_file is not None:
+                log_file.write(line + "\n")
 
     def _log(self, name: str) -> IO[str] | None:
         if self.log_dir is None:

@@ -14,6 +14,7 @@ run the operator and put the outcome on the queue. Waiting is event-driven.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -34,7 +35,7 @@ from dockerflow.graph.scheduler import Scheduler
 from dockerflow.graph.spec import RetrySpec, Workflow
 from dockerflow.graph.states import TaskState
 from dockerflow.graph.task import Task, TaskResult
-from dockerflow.operators import OPERATOR_NAMES, OPERATORS
+from dockerflow.operators import OPERATOR_NAMES, OPERATORS, OperatorContext
 from dockerflow.runtime.params import SessionInfo, visible_params
 from dockerflow.runtime.reporter import Reporter
 from dockerflow.runtime.selection import Mode, Selection
@@ -126,6 +127,9 @@ class Runner:
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> RunSummary:
         started = time.monotonic()
+        # Tasks live until the run ends; frequent full collections over a growing heap make
+        # big runs superlinear, so collect less often.
+        gc.set_threshold(50_000, 20, 100)
         if self.options.selection.kind != "rerun":
             self.saved = self.store.results(self.session_id)
         else:
@@ -160,6 +164,7 @@ class Runner:
         except queue.Empty:
             return
         while item is not None:
+            self.running -= 1
             self._handle(item)
             try:
                 item = self.events.get_nowait()
@@ -193,11 +198,15 @@ class Runner:
                     self.sched.succeed(task, TaskResult())
                     continue
                 self.sched.mark_running(task)
-                self.running += 1
                 self.ran += 1
                 raw = visible_params(task, self.attempt_params)
                 error = task.parent.error if task.name == "^error" and task.parent else None
-                pool.submit(self._work, task, raw, error)
+                operator = OPERATORS.get(str(task.spec.op))
+                if operator is not None and operator.inline:
+                    self._handle(self._execute(task, raw, error))
+                else:
+                    self.running += 1
+                    pool.submit(self._work, task, raw, error)
 
     def _replay(self, task: Task, record: dict[str, Any] | None) -> None:
         self.skipped += 1
@@ -216,7 +225,6 @@ class Runner:
         self.sched.succeed(task, result)
 
     def _handle(self, out: _Outcome) -> None:
-        self.running -= 1
         task = out.task
         self.reporter.task_finished(task.full_name)
         if out.retry is not None:
@@ -247,6 +255,11 @@ class Runner:
         return ev
 
     def _work(self, task: Task, raw: dict[str, Any], error: dict[str, Any] | None) -> None:
+        """In a worker thread: run the task and hand the outcome to the loop."""
+        self.events.put(self._execute(task, raw, error))
+
+    def _execute(self, task: Task, raw: dict[str, Any],
+                 error: dict[str, Any] | None) -> _Outcome:
         out = _Outcome(task)
         try:
             params, config = self._evaluate(task, raw, error)
@@ -256,8 +269,9 @@ class Runner:
             if operator is None:
                 raise TaskFailure(f"Unknown operator '{op_name}>' in task {task.full_name}")
             out.retryable = operator.retryable
-            self.reporter.task_started(task.full_name)
-            ctx = self._context(task, str(op_name), params, config)
+            if not operator.inline:
+                self.reporter.task_started(task.full_name)
+            ctx = self._context(task, str(op_name), params, config, log=not operator.inline)
             result = operator.run(ctx)
             if self.canceled.is_set():
                 raise TaskFailure("canceled")
@@ -270,7 +284,7 @@ class Runner:
             out.error = {"message": f"unexpected error: {e!r}",
                          "stacktrace": traceback.format_exc()}
             self.reporter.info(traceback.format_exc())
-        self.events.put(out)
+        return out
 
     def _evaluate(self, task: Task, raw: dict[str, Any],
                   error: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -299,14 +313,13 @@ class Runner:
         rendered = self._evaluator().render(raw, params)
         return parse_retry_value(rendered, lambda m: TaskFailure(f"{task.full_name}: {m}"))
 
-    def _context(self, task: Task, op: str, params: dict[str, Any],
-                 config: dict[str, Any]) -> Any:
-        from dockerflow.operators.base import OperatorContext
-
+    def _context(self, task: Task, op: str, params: dict[str, Any], config: dict[str, Any],
+                 log: bool) -> OperatorContext:
         name = task.full_name
         return OperatorContext(
             full_name=name, op=op, config=config, params=params, project_dir=self.project_dir,
-            io_root=self.io_root, output=lambda line: self.reporter.task_output(name, line),
+            io_root=self.io_root,
+            output=lambda line: self.reporter.task_output(name, line, log=log),
             host=self.host, docker=self.docker, canceled=self.canceled, taskside=TASKSIDE,
             max_tasks=self.options.max_tasks, load_config=load_file,
             labels={"session": str(self.session_id), "attempt": str(self.session.attempt_id)})
