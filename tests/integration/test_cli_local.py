@@ -1,0 +1,152 @@
+"""The local CLI end to end on the host (no Docker): resume, signals, check, init, selection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "dockerflow"]
+
+
+def run(project: Path, *args: str, env: dict[str, str] | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(CLI + list(args), cwd=project, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+
+
+def write(project: Path, name: str, text: str) -> None:
+    (project / name).write_text(text)
+
+
+def test_failure_summary_names_task_and_resume_hint(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo a >> out.txt\n+b:\n  sh>: exit 3\n")
+    r = run(tmp_path, "run", "wf.dig", "--session", "2024-03-05")
+    assert r.returncode == 1
+    assert "* +wf+b:" in r.stderr and "Command failed with code 3" in r.stderr
+    assert "to resume" in r.stderr and "--rerun" in r.stderr
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo a >> out.txt\n+b:\n  sh>: echo b >> out.txt\n")
+    r = run(tmp_path, "run", "wf.dig", "--session", "2024-03-05")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.txt").read_text() == "a\nb\n"
+    assert "[+wf+a] skipped (succeeded before)" in r.stdout
+
+
+def test_session_defaults_to_last_used(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo ${session_date} >> out.txt\n")
+    assert run(tmp_path, "run", "wf.dig", "--session", "2020-02-02").returncode == 0
+    r = run(tmp_path, "run", "wf.dig")
+    assert r.returncode == 0 and "2020-02-02" in r.stderr
+    assert (tmp_path / "out.txt").read_text() == "2020-02-02\n"  # skipped: same session
+
+
+def test_sigint_stops_running_task_and_next_run_resumes(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo a >> out.txt\n"
+                              "+slow:\n  sh>: touch started; sleep 30; echo slow >> out.txt\n"
+                              "+c:\n  sh>: echo c >> out.txt\n")
+    proc = subprocess.Popen(CLI + ["run", "wf.dig", "--session", "2024-03-05"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    while not (tmp_path / "started").exists():
+        assert time.time() < deadline, "the slow task never started"
+        time.sleep(0.05)
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert time.time() - t0 < 10
+    assert "resume" in err
+    r = subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True, text=True)
+    assert r.stdout.strip() == "", "the task's process was left running"
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo a >> out.txt\n"
+                              "+slow:\n  sh>: echo slow >> out.txt\n"
+                              "+c:\n  sh>: echo c >> out.txt\n")
+    r = run(tmp_path, "run", "wf.dig", "--session", "2024-03-05")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.txt").read_text() == "a\nslow\nc\n"
+
+
+def test_check_prints_tree_and_refuses_bad_files(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "_export: {x: 1}\n+g:\n  _parallel: true\n  +a: {echo>: hi}\n"
+                              "  +b:\n    sh>: echo b\n    _retry: 2\n")
+    r = run(tmp_path, "check", "wf.dig")
+    assert r.returncode == 0, r.stderr
+    assert "+wf+g  (group, parallel)" in r.stdout
+    assert "+wf+g+b  (sh>; retry 2)" in r.stdout
+    write(tmp_path, "bad.dig", "+a:\n  sh>: x\n  echo>: y\n")
+    r = run(tmp_path, "check", "bad.dig")
+    assert r.returncode == 2 and "bad.dig:3" in r.stderr
+
+
+def test_init_creates_a_project_that_runs(tmp_path: Path) -> None:
+    r = run(tmp_path, "init", "proj")
+    assert r.returncode == 0, r.stderr
+    r = run(tmp_path / "proj", "run", "hello.dig", "--session", "2024-03-05")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "hello from 2024-03-05" in r.stdout
+    assert "the answer is 30" in r.stdout
+    assert run(tmp_path, "init", "proj").returncode == 2  # never overwrites
+
+
+def test_dry_run_runs_nothing(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo a >> out.txt\n")
+    r = run(tmp_path, "run", "wf.dig", "--dry-run", "--session", "2024-03-05")
+    assert r.returncode == 0 and not (tmp_path / "out.txt").exists()
+
+
+def test_host_only_workflow_never_contacts_docker(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo ok > out.txt\n")
+    r = run(tmp_path, "run", "wf.dig", env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.txt").read_text() == "ok\n"
+
+
+def test_sh_output_file_stores_params(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo 'version=1.2.3' >> $DOCKERFLOW_OUTPUT\n"
+                              "+b:\n  sh>: |\n    echo '{\"n\": 5}' > $DOCKERFLOW_OUTPUT\n"
+                              "+c:\n  sh>: echo ${version} ${n + 1} > out.txt\n")
+    r = run(tmp_path, "run", "wf.dig")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.txt").read_text() == "1.2.3 6\n"
+
+
+def test_py_import_dockerflow_alias_and_export(tmp_path: Path) -> None:
+    write(tmp_path, "tasks.py", "import dockerflow\n\n"
+                                "def gen():\n    dockerflow.env.export({'who': 'child'})\n"
+                                "    dockerflow.env.add_subtask({'sh>': 'echo ${who} >> out.txt'})\n")
+    write(tmp_path, "wf.dig", "+gen:\n  py>: tasks.gen\n+after:\n  sh>: echo ${typeof who} >> out.txt\n")
+    r = run(tmp_path, "run", "wf.dig")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "out.txt").read_text() == "child\nundefined\n"
+
+
+def test_moment_uses_workflow_timezone(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "timezone: Asia/Tokyo\n+a:\n  sh>: echo "
+                              "\"${moment(session_time).add(1, 'days').format('YYYY-MM-DD HH:mm Z')}\""
+                              " > out.txt\n")
+    r = run(tmp_path, "run", "wf.dig", "--session", "2024-03-05")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.txt").read_text() == "2024-03-06 00:00 +09:00\n"
+
+
+def test_task_argument_runs_only_that_subtree(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo a >> out.txt\n+b:\n  +b1:\n    sh>: echo b1 >> out.txt\n"
+                              "+c:\n  sh>: echo c >> out.txt\n")
+    r = run(tmp_path, "run", "wf.dig", "+b")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.txt").read_text() == "b1\n"
+    r = run(tmp_path, "run", "wf.dig", "+nope")
+    assert r.returncode == 2 and "+nope" in r.stderr
+
+
+@pytest.mark.parametrize("flags", [["--start", "+a", "--goal", "+b"], ["--rerun", "--start", "+a"]])
+def test_conflicting_selection_flags(tmp_path: Path, flags: list[str]) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  echo>: a\n+b:\n  echo>: b\n")
+    r = run(tmp_path, "run", "wf.dig", *flags)
+    assert r.returncode == 2 and "can't be used together" in r.stderr
