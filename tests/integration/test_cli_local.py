@@ -150,3 +150,31 @@ def test_conflicting_selection_flags(tmp_path: Path, flags: list[str]) -> None:
     write(tmp_path, "wf.dig", "+a:\n  echo>: a\n+b:\n  echo>: b\n")
     r = run(tmp_path, "run", "wf.dig", *flags)
     assert r.returncode == 2 and "can't be used together" in r.stderr
+
+
+def test_error_handler_sees_message_and_failed_task_name(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+g:\n  +bad:\n    fail>: disk full\n"
+                              "_error:\n  sh>: echo \"${error.message}|${error.task_name}|${task_name}\""
+                              " > err.txt\n")
+    r = run(tmp_path, "run", "wf.dig")
+    assert r.returncode == 1
+    assert (tmp_path / "err.txt").read_text() == "disk full|+wf+g+bad|+wf^error\n"
+
+
+def test_call_in_subfolders_sets_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    write(tmp_path, "wf.dig", "+c:\n  call>: sub/child\n+top:\n  sh>: echo \"top ${typeof _workdir}\" >> out.txt\n")
+    write(tmp_path / "sub", "child.dig", "+here:\n  sh>: echo \"$(basename $(pwd)) ${_workdir}\" >> ../out.txt\n"
+                                         "+deeper:\n  call>: deeper/leaf.dig\n")
+    write(tmp_path / "sub" / "deeper", "leaf.dig", "+leaf:\n  sh>: echo \"$(basename $(pwd)) ${_workdir}\" >> ../../out.txt\n")
+    r = run(tmp_path, "run", "wf.dig")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "out.txt").read_text() == "sub sub\ndeeper sub/deeper\ntop undefined\n"
+
+
+def test_if_branch_not_taken_may_use_undefined_names(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+i:\n  if>: false\n  _do:\n    echo>: ${nowhere}\n  _else_do:\n"
+                              "    sh>: echo else > out.txt\n")
+    r = run(tmp_path, "run", "wf.dig")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.txt").read_text() == "else\n"
