@@ -12,7 +12,7 @@ from typing import Any
 from dockerflow.errors import ExprError
 from dockerflow.expr import fastpath, zones
 from dockerflow.expr.runtime import JsRuntime
-from dockerflow.expr.template import Template, parse
+from dockerflow.expr.template import Template, names_in, parse
 
 _DEFAULT_TIME_LIMIT = 10.0  # seconds of CPU per template
 _DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
@@ -47,6 +47,21 @@ def to_json(value: Any) -> str:
                           allow_nan=False, default=_json_default)
     except ValueError:
         return to_json(_finite(value))
+
+
+class _LazyJson:
+    """A params mapping and its JSON, encoded at most once (on first need)."""
+
+    __slots__ = ("params", "_json")
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.params = params
+        self._json: str | None = None
+
+    def json(self) -> str:
+        if self._json is None:
+            self._json = to_json(self.params)
+        return self._json
 
 
 class Evaluator:
@@ -90,7 +105,7 @@ class Evaluator:
         """`text` with every `${...}` replaced by its value as text and `$$` by `$`."""
         if "$" not in text:
             return text
-        return self._render(parse(text), params, None, None)
+        return self._render(parse(text), _LazyJson(params), None)
 
     def render_value(self, value: Any, params: Mapping[str, Any]) -> Any:
         """`value` with every string containing `$` rendered, dicts and lists rebuilt.
@@ -98,44 +113,41 @@ class Evaluator:
         Like Digdag, a string inside a dict also sees the dict's earlier keys (already
         rendered) as variables, ahead of `params`.
         """
-        return self._value(value, params, None, [None])
+        return self._value(value, _LazyJson(params), None)
 
     # -- internals -------------------------------------------------------------------------
 
-    def _value(self, value: Any, params: Mapping[str, Any], overlay: dict[str, Any] | None,
-               params_json: list[str | None]) -> Any:
+    def _value(self, value: Any, scope: _LazyJson, overlay: dict[str, Any] | None) -> Any:
         if isinstance(value, str):
             if "$" not in value:
                 return value
-            return self._render(parse(value), params, overlay, params_json)
+            return self._render(parse(value), scope, overlay)
         if isinstance(value, Mapping):
             built: dict[str, Any] = {}
             for key, item in value.items():
                 if isinstance(item, Mapping):
-                    built[key] = self._value(item, params, None, params_json)
+                    built[key] = self._value(item, scope, None)
                 else:
-                    built[key] = self._value(item, params, built, params_json)
+                    built[key] = self._value(item, scope, built)
             return built
         if isinstance(value, (list, tuple)):
-            return [self._value(item, params, overlay, params_json) for item in value]
+            return [self._value(item, scope, overlay) for item in value]
         return value
 
-    def _render(self, template: Template, params: Mapping[str, Any],
-                overlay: dict[str, Any] | None, params_json: list[str | None] | None) -> str:
+    def _render(self, template: Template, scope: _LazyJson,
+                overlay: dict[str, Any] | None) -> str:
         parts = template.parts
         if len(parts) == 1:
             return parts[0]
-        fast = self._fast(template, params, overlay)
+        fast = self._fast(template, scope.params, overlay)
         if fast is not None:
             return fast
-        if params_json is None:
-            encoded = to_json(params)
-        else:  # render_value: encode the params once for the whole value
-            if params_json[0] is None:
-                params_json[0] = to_json(params)
-            encoded = params_json[0]
-        overlay_json = to_json(overlay) if overlay else None
-        return self._runtime().render(template, encoded, overlay_json)
+        overlay_json = None
+        if overlay:  # only the earlier keys this template can name
+            names = names_in(template)
+            visible = {k: overlay[k] for k in names if k in overlay}
+            overlay_json = to_json(visible) if visible else None
+        return self._runtime().render(template, scope.json(), overlay_json)
 
     @staticmethod
     def _fast(template: Template, params: Mapping[str, Any],

@@ -561,10 +561,7 @@ var moment = (function () {
     var p = null;
     if (format === undefined || format === null) {
       p = parseIso(text);
-      if (!p) {
-        var ms = Date.parse(text);   // last resort, like moment's `new Date(string)`
-        return { ms: ms, offset: undefined };
-      }
+      if (!p) return { ms: parseLoosely(text, zone), offset: undefined };
     } else if (Array.isArray(format)) {
       for (var i = 0; i < format.length && !p; i++) {
         var candidate = parseWithFormat(text, format[i], strict);
@@ -575,6 +572,28 @@ var moment = (function () {
     }
     if (!p) return { ms: NaN, offset: undefined };
     return { ms: resolveFields(p, zone), offset: p.offset };
+  }
+  // Last resort for strings that are not ISO 8601, standing in for moment's `new Date(string)`:
+  // a few common shapes (strictly), then the engine's Date.parse.
+  var LOOSE_FORMATS = [
+    "YYYY/M/D", "YYYY/M/D H:m", "YYYY/M/D H:m:s", "YYYY/M/D H:m Z", "YYYY/M/D H:m:s Z",
+    "M/D/YYYY", "M/D/YYYY H:m", "M/D/YYYY H:m:s", "M/D/YYYY h:m A", "M/D/YYYY h:m:s A",
+    "MMMM D, YYYY", "MMMM D, YYYY h:m A", "MMMM D YYYY", "MMM D YYYY H:m", "MMM D YYYY H:m:s",
+    "ddd, D MMM YYYY H:m:s ZZ", "D MMM YYYY H:m:s ZZ", "ddd, D MMM YYYY H:m:s [GMT]"
+  ];
+  function parseLoosely(text, zone) {
+    for (var i = 0; i < LOOSE_FORMATS.length; i++) {
+      var p = parseWithFormat(text, LOOSE_FORMATS[i], true);
+      if (p) {
+        if (/\[GMT\]$/.test(LOOSE_FORMATS[i])) p.offset = 0;
+        return resolveFields(p, zone);
+      }
+    }
+    var ms = Date.parse(text);
+    if (isNaN(ms) || /(?:GMT|UTC|Z|[+-]\d\d:?\d\d)\s*(?:\([^)]*\))?\s*$/i.test(text)) return ms;
+    var local = new Date(ms);   // a zone-less time is read in `zone`, not the process's zone
+    return zone.toUtc(wallMs(local.getFullYear(), local.getMonth(), local.getDate(), local.getHours(),
+      local.getMinutes(), local.getSeconds(), local.getMilliseconds()));
   }
   function shallowCopy(o) {
     var c = {};

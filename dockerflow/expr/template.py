@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass
 
 _SKIPPED_PREFIX = re.compile(r"[a-z]+:")
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 _QUOTES = "'\"`"
+_BEFORE_REGEX = frozenset("(,=:[!&|?{};+-*%<>~^")
 
 
 def has_template(text: str) -> bool:
@@ -59,23 +61,58 @@ def _skip_string(text: str, i: int) -> int:
     return -1
 
 
-def _find_close(text: str, i: int) -> int:
-    """Index of the `}` closing an expression whose code starts at text[i], or -1."""
-    depth = 1
+def _skip_regex(text: str, i: int) -> int:
+    """Index just past the regular-expression literal opening at text[i], or -1."""
+    i += 1
     n = len(text)
+    in_class = False
     while i < n:
         c = text[i]
-        if c in _QUOTES:
+        if c == "\\":
+            i += 2
+            continue
+        if c == "\n":
+            return -1
+        if c == "[":
+            in_class = True
+        elif c == "]":
+            in_class = False
+        elif c == "/" and not in_class:
+            return i + 1
+        i += 1
+    return -1
+
+
+def _find_close(text: str, i: int, aware: bool = True) -> int:
+    """Index of the `}` closing an expression whose code starts at text[i], or -1.
+
+    With `aware`, braces inside string and regular-expression literals are not counted.
+    """
+    depth = 1
+    n = len(text)
+    previous = "("  # last significant character: decides whether "/" starts a regex
+    while i < n:
+        c = text[i]
+        if aware and c in _QUOTES:
             i = _skip_string(text, i)
             if i < 0:
                 return -1
+            previous = '"'
             continue
+        if aware and c == "/" and previous in _BEFORE_REGEX:
+            end = _skip_regex(text, i)
+            if end > 0:
+                i = end
+                previous = "/"
+                continue
         if c == "{":
             depth += 1
         elif c == "}":
             depth -= 1
             if depth == 0:
                 return i
+        if not c.isspace():
+            previous = c
         i += 1
     return -1
 
@@ -107,6 +144,8 @@ def parse(text: str) -> Template:
             i = skipped.end()
             continue
         end = _find_close(text, j + 2)
+        if end < 0:  # perhaps a lone quote that is not JavaScript: count braces only
+            end = _find_close(text, j + 2, aware=False)
         if end < 0:
             literal.append(text[j:])
             break
@@ -116,3 +155,9 @@ def parse(text: str) -> Template:
         i = end + 1
     parts.append("".join(literal))
     return Template(tuple(parts))
+
+
+@functools.lru_cache(maxsize=16384)
+def names_in(template: Template) -> frozenset[str]:
+    """Every identifier-like word in the template's code (a superset of the variables read)."""
+    return frozenset(name for code in template.codes for name in _IDENTIFIER.findall(code))
