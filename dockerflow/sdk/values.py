@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AliasGenerator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
 __all__ = [
     "BoolStr",
@@ -35,14 +43,36 @@ __all__ = [
 ]
 
 
+DIG_KEYS: dict[str, str] = {
+    "export": "_export", "env": "_env", "secrets": "_secrets", "background": "_background",
+    "after": "_after", "retry": "_retry", "disable": "_disable", "check": "_check",
+    "error": "_error", "do": "_do", "else_do": "_else_do", "parallel": "_parallel",
+    "from_": "from",
+}
+"""Fields whose `.dig` key differs from their Python name."""
+
+
+def dig_key(field: str) -> str:
+    """The `.dig` key of a field (`export` -> `_export`, `from_` -> `from`)."""
+    return DIG_KEYS.get(field, field)
+
+
+def _validation_alias(field: str) -> str | AliasChoices:
+    key = DIG_KEYS.get(field)
+    return AliasChoices(field, key) if key else field
+
+
 class Model(BaseModel):
     """Base of every SDK model: immutable, strictly typed, no unknown fields.
 
-    Fields whose `.dig` key differs from the Python name (`_export`, `from`) carry the key as
-    their alias; both spellings are accepted when building a model.
+    Fields whose `.dig` key differs from the Python name (`export` for `_export`, `from_`
+    for `from`) accept both spellings; `dig_key` gives the key written to files.
     """
 
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, strict=True, extra="forbid",
+        alias_generator=AliasGenerator(validation_alias=_validation_alias),
+    )
 
 
 def is_expr(value: Any) -> bool:
@@ -68,11 +98,18 @@ IntStr = Annotated[str, Field(pattern=r"^\s*[0-9]+\s*$")]
 NumStr = Annotated[str, Field(pattern=r"^\s*[0-9]+(\.[0-9]*)?\s*$")]
 """A non-negative number written as a string (`"1.5"`)."""
 
-Duration = Annotated[
-    str,
-    Field(pattern=r"(?i)^\s*(?=.*[0-9])(?:[0-9]+\s*d)?\s*(?:[0-9]+\s*h)?\s*"
-                  r"(?:[0-9]+\s*m)?\s*(?:[0-9]+\s*s)?\s*$"),
-]
+_DURATION = re.compile(r"^\s*(?:([0-9]+)\s*d)?\s*(?:([0-9]+)\s*h)?\s*(?:([0-9]+)\s*m)?\s*"
+                       r"(?:([0-9]+)\s*s)?\s*$", re.IGNORECASE)
+
+
+def _duration(value: str) -> str:
+    match = _DURATION.match(value)
+    if not match or not any(match.groups()):
+        raise ValueError(f"invalid duration {value!r}: use e.g. '30s', '5m', '1h 30m', '1d'")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
 """A duration such as `30s`, `5m`, `1h 30m` or `1d` (a unit is required)."""
 
 
@@ -80,8 +117,8 @@ def _as_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-StrTuple = Annotated[tuple[str, ...], BeforeValidator(_as_tuple)]
-"""A list of strings (stored as a tuple; a list is accepted)."""
+StrTuple = Annotated[Sequence[str], BeforeValidator(_as_tuple)]
+"""A list of strings (a list or a tuple is accepted; stored as a tuple)."""
 
 
 def json_value(value: Any, where: str = "value") -> Any:
