@@ -110,15 +110,18 @@ def _usable_base(api: docker.APIClient, client: docker.DockerClient, base: str |
         return base
     on_output(f"[images] pulling {base}")
     try:
-        repository, _, tag = base.rpartition(":") if ":" in base.split("/")[-1] else (base, "", "latest")
-        for chunk in api.pull(repository, tag=tag, stream=True, decode=True):
+        for chunk in api.pull(base, stream=True, decode=True):
             if "error" in chunk:
                 raise docker.errors.APIError(chunk["error"])
         return base
-    except (docker.errors.APIError, docker.errors.DockerException) as exc:
-        reason = translate(exc, base_url=api.base_url, image=base)
+    except docker.errors.DockerException as exc:
+        reason = exc.explanation if isinstance(exc, docker.errors.APIError) else translate(exc, base_url=api.base_url)
         on_output(f"[images] cannot pull {base} ({reason}); using {DEFAULT_BASE} instead")
         return ensure_base(on_output=on_output, client=client)
+
+
+def _prefixed(on_output: Output, prefix: str) -> Output:
+    return lambda line: on_output(prefix + line)
 
 
 def build_runner_images(
@@ -146,7 +149,7 @@ def build_runner_images(
             tag=tag,
             buildargs={"BASE": base_image},
             labels={"dockerflow.image": directory.name},
-            on_line=lambda line, d=directory.name: on_output(f"[{d}] {line}"),
+            on_line=_prefixed(on_output, f"[{directory.name}] "),
         )
         built.append(tag)
     return built

@@ -30,10 +30,12 @@ def workflow_path(project: Path, name: str) -> Path:
     return path
 
 def docker_factory() -> Executor:
-    from dockerflow.executors.docker import DockerExecutor, reap_orphans
+    """The Docker executor, made on the first task that needs it (host-only runs never
+    connect); it first removes containers left by dockerflow processes that died."""
+    from dockerflow.executors.docker import DockerExecutor
 
     executor = DockerExecutor()
-    reap_orphans()
+    executor.reap_orphans()
     return executor
 
 def _selection(args: dict[str, Any], root: Any) -> Selection:
@@ -124,16 +126,24 @@ def _run_with_signals(runner: Runner) -> RunSummary:
         for s, h in old.items():
             signal.signal(s, h)
 
+def _say(text: str) -> None:
+    """The closing lines on stderr; a reader that went away must not change the exit status."""
+    try:
+        click.echo(text, err=True)
+    except OSError:
+        pass
+
+
 def _report(summary: RunSummary, args: dict[str, Any], session_time: Any) -> None:
     counts = f"{summary.ran} run, {summary.skipped} skipped, {len(summary.failed)} failed," \
              f" {summary.seconds:.2f}s"
     if summary.interrupted:
         name = signal.Signals(summary.interrupted).name
-        click.echo(f"Stopped by {name} ({counts}). Task state is saved: run the same command"
-                   " again to resume.", err=True)
+        _say(f"Stopped by {name} ({counts}). Task state is saved: run the same command"
+             " again to resume.")
         sys.exit(128 + summary.interrupted)
     if summary.success:
-        click.echo(f"Success ({counts}).", err=True)
+        _say(f"Success ({counts}).")
         return
     lines = [f"Failed ({counts}):"]
     for name, message in summary.failed:
@@ -143,6 +153,6 @@ def _report(summary: RunSummary, args: dict[str, Any], session_time: Any) -> Non
     cmd = " ".join(["dockerflow", "run", args["workflow"], "--session", f'"{session}"'])
     lines.append(f"Fix the problem, then run `{cmd}` to resume: tasks that succeeded are"
                  " skipped. Add --rerun to run every task again.")
-    click.echo("\n".join(lines), err=True)
+    _say("\n".join(lines))
     sys.exit(1)
 

@@ -4,9 +4,8 @@
         ├── parse_docker_options(request.docker)          docker_options (pure)
         ├── ImageResolver.resolve / has_python            docker_images (cached per run)
         ├── create   (labels, mounts, user, env, limits; no auto-remove)
-        ├── attach   (before start: no line is lost)      docker_stream
         ├── start    (+ a timer for the timeout)
-        ├── pump lines to request.on_output until EOF
+        ├── follow the log: lines to request.on_output     docker_stream (from byte 0: none lost)
         ├── wait     -> exit code; inspect OOMKilled only when it failed
         └── remove   (force, in `finally`)
     DockerExecutor.cancel_all()   stop (grace, then kill) every running container; runs -> CANCELED
@@ -18,6 +17,7 @@ errors become ExecutorError in docker_errors; transient ones are retried there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -33,15 +33,22 @@ import docker.types
 
 from dockerflow.errors import ExecutorError
 from dockerflow.executors.base import ExecRequest, ExecResult, ExitReason
-from dockerflow.executors.docker_errors import docker_errors, retrying, translate
+from dockerflow.executors.docker_errors import (
+    docker_errors,
+    engine_address,
+    retrying,
+    translate,
+)
 from dockerflow.executors.docker_images import ImageResolver, ResolvedImage
-from dockerflow.executors.docker_options import DockerOptions, effective_timeout, parse_docker_options
+from dockerflow.executors.docker_options import (
+    DockerOptions,
+    effective_timeout,
+    parse_docker_options,
+)
 from dockerflow.executors.docker_reaper import TASK, owner_labels, reap_orphans
-from dockerflow.executors.docker_stream import Attachment, attach
+from dockerflow.executors.docker_stream import follow
 
 __all__ = ["DockerExecutor", "reap_orphans"]
-
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 @dataclass
@@ -86,7 +93,7 @@ class DockerExecutor:
 
     @property
     def base_url(self) -> str:
-        return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+        return engine_address()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -130,15 +137,14 @@ class DockerExecutor:
         timer: threading.Timer | None = None
         try:
             with docker_errors(api.base_url, image=options.image, doing=f"running {request.task_name}"):
-                attachment = attach(api, state.id)
-                if not self._start(api, state, attachment):
+                if not self._start(api, state):
                     return ExecResult(-1, ExitReason.CANCELED, "canceled before the container started")
                 if timeout is not None:
                     timer = threading.Timer(timeout, self._expire, args=(state,))
                     timer.daemon = True
                     timer.start()
-                attachment.pump(request.on_output)
-                status = api.wait(state.id, timeout=None)
+                self._pump(api, state, request)
+                status = retrying(lambda: api.wait(state.id, timeout=None))
                 with state.lock:
                     state.finished = True
             return self._result(api, state, int(status.get("StatusCode", -1)), options, timeout)
@@ -147,16 +153,27 @@ class DockerExecutor:
                 timer.cancel()
             self._remove(api, state, request)
 
-    def _start(self, api: docker.APIClient, state: _Running, attachment: Attachment) -> bool:
-        """Start the container unless cancel_all came first; False when it was not started."""
+    def _pump(self, api: docker.APIClient, state: _Running, request: ExecRequest) -> None:
+        """Stream the container's log to on_output until it stops."""
         try:
-            if self._canceled.is_set():
-                attachment.close()
-                return False
-            api.start(state.id)
-        except BaseException:
-            attachment.close()
+            stream = retrying(lambda: follow(api, state.id))
+        except docker.errors.APIError as exc:
+            # Stopped and being removed under us (cancel, timeout): there is nothing to follow.
+            if exc.status_code in (404, 409) and (state.canceled or state.timed_out):
+                return
+            if exc.status_code in (404, 409):
+                raise ExecutorError(
+                    f"the container of {request.task_name} ({state.id[:12]}) was removed while it ran, "
+                    "by something other than dockerflow (docker rm -f? a cleanup script?)"
+                ) from exc
             raise
+        stream.pump(request.on_output)
+
+    def _start(self, api: docker.APIClient, state: _Running) -> bool:
+        """Start the container unless cancel_all came first; False when it was not started."""
+        if self._canceled.is_set():
+            return False
+        retrying(lambda: api.start(state.id))
         if self._canceled.is_set():  # cancel_all ran between our check and start: stop it ourselves
             self._stop(state, canceled=True)
         return True
@@ -276,11 +293,9 @@ class DockerExecutor:
             retrying(lambda: api.stop(state.id, timeout=max(int(self._stop_grace), 0)))
         except docker.errors.NotFound:
             pass
-        except Exception:  # noqa: BLE001 - try harder: kill
-            try:
+        except Exception:  # noqa: BLE001 - try harder: kill (it may be gone or dead already)
+            with contextlib.suppress(Exception):
                 api.kill(state.id)
-            except Exception:  # noqa: BLE001 - gone or already dead
-                pass
 
     def _remove(self, api: docker.APIClient, state: _Running, request: ExecRequest) -> None:
         """Remove the container (force). A failure is reported in the task log, not raised:

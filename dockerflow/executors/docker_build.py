@@ -111,7 +111,7 @@ def build_image(
 
     error: str | None = None
     with docker_errors(api.base_url, doing=f"building {tag}"):
-        response = api._post(  # noqa: SLF001 - /build with the parameters APIClient.build lacks
+        response = api._post(
             api._url("/build"),
             data=context,
             params=params,
@@ -119,9 +119,9 @@ def build_image(
             stream=True,
             timeout=None,
         )
-        api._raise_for_status(response)  # noqa: SLF001
+        api._raise_for_status(response)
         try:
-            for chunk in api._stream_helper(response, decode=True):  # noqa: SLF001
+            for chunk in api._stream_helper(response, decode=True):
                 if "stream" in chunk:
                     emit(chunk["stream"])
                 elif "status" in chunk:  # pull progress of the FROM image

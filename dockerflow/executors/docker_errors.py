@@ -10,6 +10,7 @@ Nothing else in dockerflow looks at `docker.errors` classes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -89,11 +90,18 @@ def retrying(fn: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
     return retryer(fn)
 
 
+def engine_address(base_url: str = "") -> str:
+    """A readable address of the engine: DOCKER_HOST, or the default unix socket."""
+    if base_url and not base_url.startswith("http+docker://"):
+        return base_url
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
 def translate(exc: BaseException, *, base_url: str = "", image: str | None = None, doing: str = "") -> ExecutorError:
     """Turn an exception raised by the Docker SDK into an ExecutorError saying what to do."""
     if isinstance(exc, ExecutorError):
         return exc
-    where = base_url or "the default socket"
+    where = engine_address(base_url)
     what = f" while {doing}" if doing else ""
     if isinstance(exc, PermissionError) or "Permission denied" in str(exc):
         return ExecutorError(

@@ -18,8 +18,18 @@ from dataclasses import dataclass
 import docker
 import docker.errors
 
-from dockerflow.executors.docker_build import build_image, context_tar, derived_dockerfile, derived_tag
-from dockerflow.executors.docker_errors import ImageMissing, docker_errors, retrying, translate
+from dockerflow.executors.docker_build import (
+    build_image,
+    context_tar,
+    derived_dockerfile,
+    derived_tag,
+)
+from dockerflow.executors.docker_errors import (
+    ImageMissing,
+    docker_errors,
+    retrying,
+    translate,
+)
 from dockerflow.executors.docker_options import DockerOptions, PullPolicy
 
 BUILD_PREFIX = "[docker build] "
@@ -92,7 +102,7 @@ class ImageResolver:
             info = retrying(lambda: self._api.inspect_image(name))
         except docker.errors.NotFound:
             return None
-        except Exception as exc:  # noqa: BLE001 - translated in one place
+        except Exception as exc:
             raise translate(exc, base_url=self._api.base_url, image=name, doing=f"inspecting image {name}") from exc
         env = tuple((info.get("Config") or {}).get("Env") or ())
         return ResolvedImage(name=name, id=str(info["Id"]), env=env)
@@ -118,9 +128,8 @@ class ImageResolver:
             return self._remember(found)
 
     def _pull(self, name: str) -> None:
-        repository, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "latest")
-        try:
-            for chunk in self._api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+        try:  # the SDK splits name:tag and name@digest itself (no tag: latest)
+            for chunk in self._api.pull(name, stream=True, decode=True):
                 if "error" in chunk:
                     raise ImageMissing(
                         name,
@@ -135,7 +144,7 @@ class ImageResolver:
                 f"image '{name}' is not present locally and could not be pulled: {exc.explanation or exc}"
                 " — build it or fix the name",
             ) from exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate(exc, base_url=self._api.base_url, image=name, doing=f"pulling {name}") from exc
 
     # ------------------------------------------------------------ derived images

@@ -370,7 +370,7 @@ def _walk(tokens: list[str], flags: Mapping[str, _Flag], key: str, verb: str) ->
         else:
             name, value = tok[:2], tok[2:]
             has_eq = "=" if value else ""
-            value = value[1:] if value.startswith("=") else value
+            value = value.removeprefix("=")
         flag = flags.get(name)
         if flag is None:
             known = ", ".join(sorted({f for f in flags if f.startswith("--")}))

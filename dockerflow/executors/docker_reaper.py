@@ -85,7 +85,7 @@ def reap_orphans(client: docker.DockerClient | None = None) -> list[str]:
         try:
             with docker_errors(api.base_url, doing=f"removing orphan container {cid[:12]}"):
                 retrying(lambda cid=cid: api.remove_container(cid, force=True))  # type: ignore[misc]
-        except Exception as exc:  # noqa: BLE001 - already gone is fine; report others
+        except Exception as exc:
             if not isinstance(exc.__cause__, docker.errors.NotFound):
                 raise
             continue

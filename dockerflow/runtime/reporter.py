@@ -19,12 +19,21 @@ class Reporter:
         self.quiet = quiet
         self._lock = threading.Lock()
         self._logs: dict[str, IO[str]] = {}
+        self._closed: set[TextIO] = set()
 
     def _print(self, text: str, err: bool = False) -> None:
         with self._lock:
-            stream = self.err if err else self.out
+            self._write(self.err if err else self.out, text)
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        """Write a line; a closed pipe (`| head`) must not stop the run, so it is ignored."""
+        if stream in self._closed:
+            return
+        try:
             stream.write(text + "\n")
             stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            self._closed.add(stream)
 
     def info(self, text: str) -> None:
         self._print(text, err=True)
@@ -39,8 +48,7 @@ class Reporter:
     def task_output(self, name: str, line: str, log: bool = True) -> None:
         """A line the task printed; `log` also appends it to the task's log file."""
         with self._lock:
-            self.out.write(f"[{name}] {line}\n")
-            self.out.flush()
+            self._write(self.out, f"[{name}] {line}")
             if not log:
                 return
             log_file = self._log(name)

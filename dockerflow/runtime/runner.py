@@ -255,8 +255,12 @@ class Runner:
         return ev
 
     def _work(self, task: Task, raw: dict[str, Any], error: dict[str, Any] | None) -> None:
-        """In a worker thread: run the task and hand the outcome to the loop."""
-        self.events.put(self._execute(task, raw, error))
+        """In a worker thread: run the task and hand the outcome to the loop (always)."""
+        out = _Outcome(task, error={"message": "the worker stopped unexpectedly"})
+        try:
+            out = self._execute(task, raw, error)
+        finally:
+            self.events.put(out)
 
     def _execute(self, task: Task, raw: dict[str, Any],
                  error: dict[str, Any] | None) -> _Outcome:

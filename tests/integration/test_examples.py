@@ -1,0 +1,47 @@
+"""Every project in examples/ runs with `dockerflow run` against the real engine."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CLI = [sys.executable, "-m", "dockerflow"]
+
+pytestmark = pytest.mark.docker
+
+
+def run_example(name: str, dig: str, tmp_path: Path) -> tuple[Path, str]:
+    project = tmp_path / name
+    shutil.copytree(EXAMPLES / name, project)
+    r = subprocess.run(CLI + ["run", dig, "--session", "2024-03-05"], cwd=project,
+                       capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    return project, out
+
+
+def test_hello(runner_images: None, tmp_path: Path) -> None:
+    _, out = run_example("hello", "hello.dig", tmp_path)
+    assert "hello from Debian GNU/Linux 12 (bookworm)" in out
+    assert "the answer is 42" in out
+
+
+def test_pipeline(runner_images: None, tmp_path: Path) -> None:
+    project, out = run_example("pipeline", "pipeline.dig", tmp_path)
+    assert (project / "report.txt").read_text() == "orders=4 total=305 top=ada\n"
+    assert (project / "data" / "rows.json").stat().st_uid == (project / "steps.py").stat().st_uid
+
+
+def test_ci_build_builds_once(runner_images: None, tmp_path: Path) -> None:
+    project, out = run_example("ci-build", "ci.dig", tmp_path)
+    assert "lint ok for 1 files" in out and "built dist/app.tar.gz" in out
+    assert (project / "dist" / "app.tar.gz").is_file()
+    r = subprocess.run(CLI + ["run", "ci.dig", "--session", "2024-03-06"], cwd=project,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[docker build]" not in r.stdout + r.stderr  # the derived image was reused
