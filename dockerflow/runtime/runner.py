@@ -160,9 +160,15 @@ class Runner:
         if self.running == 0 and timeout is None and not self.sched.ready:
             raise RuntimeError("scheduler stalled: nothing running, ready or waiting")
         try:
-            item = self.events.get(timeout=timeout)
+            item = self.events.get_nowait()
         except queue.Empty:
-            return
+            # About to block: make finished work durable first, so that even a kill -9
+            # during a long task keeps what succeeded before it.
+            self.store.flush()
+            try:
+                item = self.events.get(timeout=timeout)
+            except queue.Empty:
+                return
         while item is not None:
             self.running -= 1
             self._handle(item)

@@ -1,7 +1,8 @@
 """Local-mode state in `<project>/.dockerflow/state.db` (SQLite): sessions and task results.
 
 Results of succeeded tasks are buffered and written in batches (one transaction per flush),
-so a run of 50,000 tasks does not pay one commit per task.
+so a run of 50,000 tasks does not pay one commit per task; the runner flushes whenever it is
+about to wait for a running task.
 """
 
 from __future__ import annotations
