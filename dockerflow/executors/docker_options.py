@@ -52,6 +52,13 @@ class GpuRequest:
     device_ids: tuple[str, ...] = ()
 
 
+# Tasks share the host's network unless `docker: {network: ...}` (or `--network` in
+# run_options) says otherwise, as act does: a CI step reaches services on localhost, and
+# containers start about twice as fast as with a bridge (no veth/namespace per container;
+# bench/docker_overhead.py). `network: bridge` isolates a task the way Digdag's `docker run` does.
+DEFAULT_NETWORK = "host"
+
+
 @dataclass
 class RunSettings:
     """What `run_options` (and our own keys) ask of the container, as plain data."""
@@ -480,6 +487,8 @@ def parse_docker_options(
         run.nano_cpus = parse_cpus(data["cpus"], "docker.cpus")
     if data.get("network") is not None:
         run.network = str(data["network"])
+    if run.network is None:
+        run.network = DEFAULT_NETWORK
     user = _user(data["user"]) if data.get("user") is not None else (_user(run.user) if run.user else None)
     init = run.init if run.init is not None else True
     if "init" in data:
