@@ -1,15 +1,17 @@
-"""Shared fixtures: the runner images for tests that run workflows in containers."""
+"""Shared fixtures: a Docker client for integration tests, and the runner images."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import docker
 import pytest
 
 
-def _docker_client():  # type: ignore[no-untyped-def]
-    import docker
-
+def docker_client_or_skip() -> docker.DockerClient:
+    """A connected client; no engine fails the test under CI (make test starts one) and
+    skips it elsewhere."""
     try:
         client = docker.from_env()
         client.ping()
@@ -21,11 +23,23 @@ def _docker_client():  # type: ignore[no-untyped-def]
         pytest.skip(message)
 
 
+@pytest.fixture(scope="module")
+def client() -> Iterator[docker.DockerClient]:
+    """A Docker client; at the end of the module every container this test process made
+    (owner pid = us) must be gone. Other processes' containers are not ours to judge."""
+    client = docker_client_or_skip()
+    yield client
+    left = client.containers.list(all=True,
+                                  filters={"label": f"dockerflow.owner.pid={os.getpid()}"})
+    assert left == [], f"containers left behind: {[c.name for c in left]}"
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def runner_images() -> None:
     """dockerflow/debian-base:bookworm and dockerflow/python:latest, built offline once."""
     from dockerflow.images import build_runner_images
 
-    client = _docker_client()
+    client = docker_client_or_skip()
     build_runner_images(on_output=lambda line: None, client=client)
     client.close()

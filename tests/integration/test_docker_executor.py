@@ -30,28 +30,6 @@ TEST_IMAGE = "dockerflow-test/runner:latest"
 NO_PYTHON_IMAGE = "dockerflow-test/no-python:latest"
 
 
-def _client_or_skip() -> docker.DockerClient:
-    try:
-        client = docker.from_env()
-        client.ping()
-        return client
-    except Exception as exc:  # noqa: BLE001
-        if os.environ.get("CI"):
-            pytest.fail(f"no Docker engine ({exc}): run scripts/ensure-docker")
-        pytest.skip(f"no Docker engine ({exc}): run scripts/ensure-docker")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[docker.DockerClient]:
-    client = _client_or_skip()
-    yield client
-    # Every container this test process made (owner pid = us) must be gone. Other processes'
-    # containers are not ours to judge: another suite may be running on the same engine.
-    left = client.containers.list(all=True, filters={"label": f"dockerflow.owner.pid={os.getpid()}"})
-    assert left == [], f"containers left behind: {[c.name for c in left]}"
-    client.close()
-
-
 def _build(client: docker.DockerClient, tag: str, dockerfile: str) -> None:
     from dockerflow.executors.docker_build import build_image, context_tar
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -17,21 +15,6 @@ from dockerflow.executors.docker import DockerExecutor
 from dockerflow.images import DEFAULT_BASE, build_runner_images, ensure_base, images_dir
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:  # noqa: BLE001
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"no Docker engine ({exc}): run scripts/ensure-docker")
-    yield client
-    # Every container this test process made (owner pid = us) must be gone. Other processes'
-    # containers are not ours to judge: another suite may be running on the same engine.
-    left = client.containers.list(all=True, filters={"label": f"dockerflow.owner.pid={os.getpid()}"})
-    assert left == [], f"containers left behind: {[c.name for c in left]}"
-    client.close()
 
 
 def test_images_dir_has_the_python_runner() -> None:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -31,21 +30,6 @@ pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
 TEST_USER = "dockerflow-test"
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:  # noqa: BLE001
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"no Docker engine ({exc}): run scripts/ensure-docker")
-    yield client
-    # Every container this test process made (owner pid = us) must be gone. Other processes'
-    # containers are not ours to judge: another suite may be running on the same engine.
-    left = client.containers.list(all=True, filters={"label": f"dockerflow.owner.pid={os.getpid()}"})
-    assert left == [], f"containers left behind: {[c.name for c in left]}"
-    client.close()
 
 
 @pytest.fixture(scope="module")
