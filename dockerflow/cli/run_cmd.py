@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from dockerflow.cli.params import build_params, resolve_session
 from dockerflow.dig.workflow import load_workflow
 from dockerflow.errors import UserInputError
 from dockerflow.executors.base import Executor
@@ -18,8 +19,8 @@ from dockerflow.runtime.reporter import Reporter
 from dockerflow.runtime.runner import Runner, RunOptions, RunSummary
 from dockerflow.runtime.selection import Selection, find_task
 from dockerflow.store.local import LocalStore
-from dockerflow.cli.params import build_params, resolve_session
 from dockerflow.timeutil import iso_offset
+
 
 def workflow_path(project: Path, name: str) -> Path:
     path = Path(name)

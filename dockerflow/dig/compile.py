@@ -116,7 +116,8 @@ class Compiler:
                                      + did_you_mean(key, GROUP_KEYS)
                                      + "; a group allows only +tasks and "
                                      + ", ".join(sorted(GROUP_KEYS)))
-        parallel, limit = self.parse_parallel(config, allow_expr=False)
+        parallel_value, limit = self.parse_parallel(config, allow_expr=False)
+        parallel = parallel_value is True
         children = []
         seen: list[str] = []
         for key, value in children_cfg:

@@ -193,7 +193,7 @@ class _PyComposer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
         _DigResolver.__init__(self)
 
 
-_Composer: type = _CComposer or _PyComposer
+_Composer: type = _CComposer or _PyComposer  # type: ignore[truthy-function]
 
 
 # ------------------------------------------------------------------------------------------
@@ -404,7 +404,7 @@ def _check_depth(text: str, file: str) -> None:
                 depth += 1
                 if depth > _MAX_DEPTH:
                     raise DigError(f"the data is nested more than {_MAX_DEPTH} levels deep",
-                                   file, event.start_mark.line + 1)
+                                   file, event.start_mark.line + 1)  # type: ignore[union-attr]
             elif isinstance(event, CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
@@ -515,7 +515,7 @@ class _Builder:
         if convert is None:
             self._bad_tag(node)
         try:
-            return convert(text)
+            return convert(text)  # type: ignore[operator]
         except ValueError:
             raise DigError(f"'{text}' is not a valid !!{tag[18:]}", self.file,
                            node.start_mark.line + 1) from None
@@ -558,7 +558,7 @@ class _Builder:
             if kind == "include":
                 self._include_keys(result, value_node, line)
             else:
-                value = self.build(value_node)
+                value = self.build(value_node)  # type: ignore[arg-type]
                 result[key] = value
                 key_pos[key] = (file, line)
         return result
@@ -618,7 +618,7 @@ class _Builder:
                 raise DigError(f"duplicate key '{key}' (first defined at line {seen[key]}); "
                                "remove one of them or rename it", self.file, line)
             seen[key] = line
-            entries.append(("merge" if key_node.tag == _MERGE else "kv", key, value_node, line))
+            entries.append(("merge" if key_node.tag == _MERGE else "kv", key, value_node, line))  # type: ignore[arg-type]
         return entries
 
     # -- includes -------------------------------------------------------------------------

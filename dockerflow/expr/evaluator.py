@@ -6,7 +6,8 @@ import json
 import math
 import threading
 from collections.abc import Mapping
-from datetime import date, datetime, timezone as dt_timezone
+from datetime import date, datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from dockerflow.errors import ExprError

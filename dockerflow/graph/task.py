@@ -51,7 +51,7 @@ class Task:
         self.id = tid
         self.spec = spec
         self.name = name or spec.name
-        self.full_name = self.name if parent is None else parent.full_name + self.name
+        self.full_name: str = self.name if parent is None else parent.full_name + self.name
         self.parent = parent
         self.index = index  # position among its siblings
         self.children: list[Task] = []
