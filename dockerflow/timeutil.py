@@ -7,6 +7,21 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 OFFSET_RE = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: object, bare_seconds: bool = False) -> float:
+    """`1d 2h 3m 4s`, `90s`, `500ms` (case-insensitive, spaces allowed) to seconds.
+
+    Digdag requires a unit; `bare_seconds` also accepts a plain number of seconds."""
+    text = str(value).strip()
+    if bare_seconds and not isinstance(value, bool) and re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    compact = text.replace(" ", "")
+    if not compact or DURATION_PART_RE.sub("", compact):
+        raise ValueError(f"invalid duration {value!r}: use e.g. '30s', '5m', '1h 30m', '1d'")
+    return sum(float(n) * DURATION_UNITS[u.lower()] for n, u in DURATION_PART_RE.findall(compact))
 
 
 def parse_zone(name: str) -> tzinfo:

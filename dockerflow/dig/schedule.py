@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -11,23 +10,11 @@ from croniter import croniter
 
 from dockerflow.errors import DigError
 from dockerflow.graph.spec import Schedule
+from dockerflow.timeutil import parse_duration
 
 KINDS = ("hourly", "daily", "weekly", "monthly", "minutes_interval", "cron", "seconds_interval")
 OPTIONS = ("start", "end", "skip_on_overtime", "skip_delayed_by", "delay", "at")
 WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$",
-                         re.I)
-
-
-def parse_duration(text: Any) -> float:
-    """`1d 2h 3m 4s` (a unit is required) to seconds."""
-    m = DURATION_RE.match(str(text))
-    if not m or not any(m.groups()):
-        raise ValueError(f"invalid duration {text!r}: use e.g. '30s', '5m', '1h 30m', '1d'")
-    d, h, mi, s = (int(g or 0) for g in m.groups())
-    return float(((d * 24 + h) * 60 + mi) * 60 + s)
-
-
 def _hms(text: str, parts: int, what: str, fail: Callable[[str], DigError]) -> int:
     fields = str(text).split(":")
     fmt = "hh:mm:ss" if parts == 3 else "mm:ss"

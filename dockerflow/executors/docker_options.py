@@ -24,6 +24,7 @@ from enum import Enum
 from pathlib import PurePosixPath
 from typing import Any
 
+from dockerflow import timeutil
 from dockerflow.errors import ExecutorError
 
 
@@ -137,8 +138,6 @@ KNOWN_KEYS = (
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_size(value: Any, what: str = "size") -> int:
@@ -155,18 +154,13 @@ def parse_size(value: Any, what: str = "size") -> int:
 
 def parse_duration(value: Any, what: str = "timeout") -> float:
     """30, '30', '30s', '5m', '1h30m', '500ms', '2d' -> seconds (> 0)."""
-    if isinstance(value, bool):
-        raise DockerOptionsError(f"{what}: expected seconds or a duration like 30s, 5m, 1h; got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        text = str(value).strip().replace(" ", "")
-        if re.fullmatch(r"\d+(?:\.\d+)?", text):
-            seconds = float(text)
-        elif text and _DURATION_PART.sub("", text) == "":
-            seconds = sum(float(n) * _DURATION_UNITS[u.lower()] for n, u in _DURATION_PART.findall(text))
-        else:
-            raise DockerOptionsError(f"{what}: expected seconds or a duration like 30s, 5m, 1h; got {value!r}")
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        seconds = float(value) if isinstance(value, (int, float)) else timeutil.parse_duration(
+            value, bare_seconds=True)
+    except ValueError:
+        raise DockerOptionsError(f"{what}: expected seconds or a duration like 30s, 5m, 1h; got {value!r}") from None
     if seconds <= 0:
         raise DockerOptionsError(f"{what}: must be positive, got {value!r}")
     return seconds

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from dockerflow.dig.schedule import parse_duration
 from dockerflow.errors import TaskFailure
 from dockerflow.graph.task import TaskResult
 from dockerflow.operators.base import OperatorContext
+from dockerflow.timeutil import parse_duration
 
 
 def text_of(value: object) -> str:

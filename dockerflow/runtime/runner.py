@@ -30,7 +30,7 @@ from dockerflow.dig.yaml_loader import load_file
 from dockerflow.errors import DigError, DockerflowError, TaskFailure
 from dockerflow.executors.base import Executor
 from dockerflow.executors.host import HostExecutor
-from dockerflow.expr import Evaluator
+from dockerflow.expr import Evaluator, has_template
 from dockerflow.graph.scheduler import Scheduler
 from dockerflow.graph.spec import RetrySpec, Workflow
 from dockerflow.graph.states import TaskState
@@ -352,8 +352,9 @@ class Runner:
 
 
 def _has_template(value: Any) -> bool:
+    """Whether evaluating `value` (a config value, maybe nested) could change it."""
     if isinstance(value, str):
-        return "$" in value
+        return has_template(value)
     if isinstance(value, dict):
         return any(_has_template(v) for v in value.values())
     if isinstance(value, list):
