@@ -15,7 +15,6 @@ Needs a Docker engine and the image dockerflow/debian-base:bookworm (`dockerflow
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -94,7 +93,7 @@ def main() -> None:
                   file=sys.stderr, flush=True)
         par = [run_engine(project, "par.dig") for _ in range(a.rounds)]
     ratio = sum(engine) / sum(raw)
-    print(f"\n| benchmark | dockerflow | raw Docker SDK | ratio |")
+    print("\n| benchmark | dockerflow | raw Docker SDK | ratio |")
     print("|---|---:|---:|---:|")
     print(f"| {a.tasks} sequential `sh>` containers, {a.rounds} alternating rounds (total) |"
           f" {sum(engine):.2f} s | {sum(raw):.2f} s | {ratio:.3f} |")
