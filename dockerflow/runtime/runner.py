@@ -271,6 +271,9 @@ class Runner:
     def _execute(self, task: Task, raw: dict[str, Any],
                  error: dict[str, Any] | None) -> _Outcome:
         out = _Outcome(task)
+        if self.canceled.is_set():  # queued before Ctrl-C: never start it
+            out.error = {"message": "canceled before it started"}
+            return out
         try:
             params, config = self._evaluate(task, raw, error)
             out.retry = self._retry_of(task, params)
