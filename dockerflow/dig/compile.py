@@ -62,9 +62,12 @@ class Locator:
 class Compiler:
     """Compiles one workflow's (or one generated subtree's) config into specs."""
 
-    def __init__(self, known_operators: Collection[str], file: str | None = None,
-                 context: str = "") -> None:
+    def __init__(self, known_operators: Collection[str] | Mapping[str, Collection[str]],
+                 file: str | None = None, context: str = "") -> None:
+        """`known_operators`: operator names, or a map of name -> the options it reads (then
+        other option keys get a warning)."""
         self.known = frozenset(known_operators)
+        self.options = known_operators if isinstance(known_operators, Mapping) else None
         self.loc = Locator(file, context)
         self.warnings: list[str] = []
 
@@ -192,6 +195,7 @@ class Compiler:
                                      " put the tasks in a group")
             local[key] = value
         self.check_env(config)
+        self.warn_unused(name, op, config)
         if op in LOOP_OPERATORS and "_do" not in config:
             raise self.loc.error(config, op_key, f"{op}> in {name} requires a '_do' block")
         if op == "if" and "_do" not in config and "_else_do" not in config:
@@ -216,6 +220,23 @@ class Compiler:
             file=getattr(config, "file", None) or self.loc.default_file,
             line=getattr(config, "line", None),
         )
+
+    def warn_unused(self, name: str, op: str, config: Mapping[str, Any]) -> None:
+        """Digdag's "Parameter 'k' is not used" warning, for option keys the operator never
+        reads and no `${...}` of the task mentions (local keys are params too)."""
+        if self.options is None or op not in self.options:
+            return
+        known = set(self.options[op]) | {"docker", op}
+        texts = [v for v in _strings(config) if "${" in v]
+        for key in config:
+            if key.startswith(("_", "+")) or key.endswith(">") or key in known:
+                continue
+            if any(key in text for text in texts):
+                continue
+            where = self.loc.error(config, key, "")
+            self.warnings.append(f"{where}parameter '{key}' is not used by {op}> at task {name}"
+                                 + did_you_mean(key, known)
+                                 + "; to pass it to tasks, put it under _export")
 
     # -- directives -------------------------------------------------------------------------
     def compile_hook(self, config: Mapping[str, Any], key: str, name: str) -> TaskSpec | None:
@@ -334,3 +355,13 @@ def _num(value: Any, what: str, fail: Any) -> float:
 def _kind(value: Any) -> str:
     return {str: "a string", int: "a number", float: "a number", bool: "a boolean",
             list: "a list"}.get(type(value), type(value).__name__)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

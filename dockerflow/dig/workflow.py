@@ -31,15 +31,15 @@ def display_path(path: Path, project_dir: Path) -> str:
 
 
 def load_workflow(path: str | Path, project_dir: str | Path | None = None,
-                  known_operators: Collection[str] | None = None,
+                  known_operators: Collection[str] | Mapping[str, Collection[str]] | None = None,
                   warnings: list[str] | None = None) -> Workflow:
     """Read, validate and compile a workflow file; DigError names file:line on any problem.
 
     `call>` targets with a literal file name are loaded and validated too.
     """
     if known_operators is None:
-        from dockerflow.operators import OPERATOR_NAMES
-        known_operators = OPERATOR_NAMES
+        from dockerflow.operators import OPERATOR_OPTIONS
+        known_operators = OPERATOR_OPTIONS
     path = Path(path)
     project = Path(project_dir) if project_dir is not None else path.parent
     if not path.is_file():
@@ -51,7 +51,7 @@ def load_workflow(path: str | Path, project_dir: str | Path | None = None,
     return wf
 
 
-def _load_one(path: Path, project: Path, known: Collection[str],
+def _load_one(path: Path, project: Path, known: Collection[str] | Mapping[str, Collection[str]],
               warnings: list[str] | None) -> Workflow:
     shown = display_path(path, project)
     config = load_file(path, display_name=shown)
@@ -68,7 +68,8 @@ def _workdir_of(path: Path, project: Path) -> str:
 
 
 def compile_workflow(config: Mapping[str, Any], name: str, file: str,
-                     known: Collection[str], warnings: list[str] | None = None,
+                     known: Collection[str] | Mapping[str, Collection[str]],
+                     warnings: list[str] | None = None,
                      workdir: str = "") -> Workflow:
     check_workflow_name(name, file)
     compiler = Compiler(known, file)
@@ -113,7 +114,8 @@ def _walk(spec: TaskSpec):  # type: ignore[no-untyped-def]
             yield from _walk(hook)
 
 
-def _check_calls(root: TaskSpec, path: Path, project: Path, known: Collection[str],
+def _check_calls(root: TaskSpec, path: Path, project: Path,
+                 known: Collection[str] | Mapping[str, Collection[str]],
                  seen: set[Path], warnings: list[str] | None) -> None:
     for spec in _walk(root):
         target = spec.config.get("_command") if spec.op == "call" else None

@@ -21,5 +21,6 @@ OPERATORS: dict[str, Operator] = {
                ForRangeOperator())
 }
 OPERATOR_NAMES = frozenset(OPERATORS)
+OPERATOR_OPTIONS = {name: op.options for name, op in OPERATORS.items()}
 
-__all__ = ["OPERATORS", "OPERATOR_NAMES", "Operator", "OperatorContext"]
+__all__ = ["OPERATORS", "OPERATOR_NAMES", "OPERATOR_OPTIONS", "Operator", "OperatorContext"]

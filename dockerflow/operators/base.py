@@ -84,11 +84,13 @@ class OperatorContext:
 
 class Operator(Protocol):
     """`retryable`: `_retry` re-runs it on failure. `inline`: quick and never blocks, so the run
-    loop calls it directly instead of handing it to a worker thread."""
+    loop calls it directly instead of handing it to a worker thread. `options`: the keys it
+    reads besides its command (others get a "not used" warning)."""
 
     name: ClassVar[str]
     retryable: ClassVar[bool]
     inline: ClassVar[bool]
+    options: ClassVar[frozenset[str]]
 
     def run(self, ctx: OperatorContext) -> TaskResult: ...
 

@@ -21,6 +21,7 @@ class CallOperator:
     name: ClassVar[str] = "call"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = True
+    options: ClassVar[frozenset[str]] = frozenset(())
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         target = ctx.command
@@ -55,6 +56,7 @@ class IfOperator:
     name: ClassVar[str] = "if"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
+    options: ClassVar[frozenset[str]] = frozenset(())
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         branch = "_do" if _bool(ctx.command, "if>") else "_else_do"
@@ -99,6 +101,7 @@ class LoopOperator:
     name: ClassVar[str] = "loop"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
+    options: ClassVar[frozenset[str]] = frozenset({"count"})
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         count = ctx.command if ctx.command is not None else ctx.config.get("count")
@@ -124,6 +127,7 @@ class ForEachOperator:
     name: ClassVar[str] = "for_each"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
+    options: ClassVar[frozenset[str]] = frozenset(())
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         spec = _json_or(ctx.command)
@@ -151,6 +155,7 @@ class ForRangeOperator:
     name: ClassVar[str] = "for_range"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
+    options: ClassVar[frozenset[str]] = frozenset(())
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         spec = _json_or(ctx.command)

@@ -15,6 +15,7 @@ class PyOperator:
     name: ClassVar[str] = "py"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset({"python"})
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         command = ctx.command

@@ -63,6 +63,7 @@ class ShOperator:
     name: ClassVar[str] = "sh"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset({"shell"})
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         script = ctx.io_dir / "runner.sh"

@@ -22,6 +22,7 @@ class EchoOperator:
     name: ClassVar[str] = "echo"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
+    options: ClassVar[frozenset[str]] = frozenset(())
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         ctx.output(text_of(ctx.command))
@@ -32,6 +33,7 @@ class FailOperator:
     name: ClassVar[str] = "fail"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
+    options: ClassVar[frozenset[str]] = frozenset(())
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         raise TaskFailure(text_of(ctx.command) or "fail> was reached")
@@ -41,6 +43,7 @@ class WaitOperator:
     name: ClassVar[str] = "wait"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = False
+    options: ClassVar[frozenset[str]] = frozenset({"blocking", "poll_interval"})
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         try:
