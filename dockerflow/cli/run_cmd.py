@@ -14,9 +14,9 @@ from dockerflow.dig.workflow import load_workflow
 from dockerflow.errors import UserInputError
 from dockerflow.executors.base import Executor
 from dockerflow.graph.scheduler import TooManyTasks
-from dockerflow.runtime.params import SessionInfo
+from dockerflow.runtime.local import LocalAttempt, start_attempt, state_dir
 from dockerflow.runtime.reporter import Reporter
-from dockerflow.runtime.runner import Runner, RunOptions, RunSummary
+from dockerflow.runtime.runner import RunOptions, RunSummary
 from dockerflow.runtime.selection import Selection, find_task
 from dockerflow.store.local import LocalStore
 from dockerflow.timeutil import iso_offset
@@ -83,31 +83,18 @@ def run(**args: Any) -> None:
         reporter.warning(w)
     selection = _selection(args, workflow.root)
     attempt_params = build_params(args["params"], args["params_files"])
-    state_dir = project / ".dockerflow"
-    store = LocalStore(state_dir)
+    store = LocalStore(state_dir(project))
     session_time = resolve_session(args["session"], workflow.timezone, workflow.schedule,
                                    store.last_session_time(workflow.name))
-    session_id, session_uuid = store.open_session(workflow.name, iso_offset(session_time),
-                                                  new_uuid=_uuid())
-    attempt_id = store.start_attempt(session_id)
-    session = SessionInfo(session_time, workflow.timezone, workflow.schedule,
-                          session_id=session_id, attempt_id=attempt_id,
-                          last_executed=store.last_executed_before(workflow.name, session_time),
-                          session_uuid=session_uuid)
-    stamp = session_time.strftime("%Y%m%dT%H%M%S%z")
-    reporter.log_dir = state_dir / "logs" / workflow.name / stamp
     options = RunOptions(selection=selection, dry_run=args["dry_run"],
                          max_task_threads=args["max_task_threads"], max_tasks=args["max_tasks"])
     reporter.info(f"Running {path.name} (session {iso_offset(session_time)})")
     try:
-        runner = Runner(workflow, project, session, attempt_params, store, session_id, reporter,
-                        options, docker_factory=docker_factory,
-                        io_root=state_dir / "io" / workflow.name / stamp)
+        attempt = start_attempt(workflow, project, store, session_time, attempt_params, reporter,
+                                options, docker_factory)
     except TooManyTasks as e:
         raise UserInputError(str(e)) from None
-    summary = _run_with_signals(runner)
-    status = "success" if summary.success else "killed" if summary.interrupted else "error"
-    store.finish_attempt(attempt_id, status)
+    summary = _run_with_signals(attempt)
     store.close()
     _report(summary, args, session_time)
 
@@ -116,13 +103,13 @@ def _uuid() -> str:
 
     return str(uuid.uuid4())
 
-def _run_with_signals(runner: Runner) -> RunSummary:
+def _run_with_signals(attempt: LocalAttempt) -> RunSummary:
     def handler(signum: int, _frame: Any) -> None:
-        runner.interrupt(signum)
+        attempt.runner.interrupt(signum)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return runner.run()
+        return attempt.run()
     finally:
         for s, h in old.items():
             signal.signal(s, h)

@@ -12,6 +12,7 @@ from dockerflow.operators.flow import (
 )
 from dockerflow.operators.http import HttpOperator
 from dockerflow.operators.py import PyOperator
+from dockerflow.operators.require import RequireOperator
 from dockerflow.operators.sh import ShOperator
 from dockerflow.operators.simple import EchoOperator, FailOperator, WaitOperator
 
@@ -19,7 +20,7 @@ OPERATORS: dict[str, Operator] = {
     op.name: op
     for op in (ShOperator(), PyOperator(), EchoOperator(), FailOperator(), WaitOperator(),
                CallOperator(), IfOperator(), LoopOperator(), ForEachOperator(),
-               ForRangeOperator(), HttpOperator())
+               ForRangeOperator(), HttpOperator(), RequireOperator())
 }
 OPERATOR_NAMES = frozenset(OPERATORS)
 OPERATOR_OPTIONS = {name: op.options for name, op in OPERATORS.items()}

@@ -36,6 +36,7 @@ class OperatorContext:
     max_tasks: int
     load_config: Callable[[Path], Mapping[str, Any]]
     labels: dict[str, str] = field(default_factory=dict)
+    require: Callable[[str, str | None, dict[str, Any], str], tuple[bool, int, int]] | None = None
     _io_dir: Path | None = None
 
     @property

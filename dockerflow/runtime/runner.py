@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from dockerflow.runtime.params import SessionInfo, visible_params
 from dockerflow.runtime.reporter import Reporter
 from dockerflow.runtime.selection import Mode, Selection
 from dockerflow.store.local import LocalStore
+from dockerflow.timeutil import iso_offset, parse_session_time, parse_zone
 
 TASKSIDE = Path(__file__).resolve().parent.parent / "taskside"
 NOT_EVALUATED = frozenset({"_do", "_else_do"})
@@ -77,7 +79,7 @@ class Runner:
                  attempt_params: Mapping[str, Any], store: LocalStore, session_id: int,
                  reporter: Reporter, options: RunOptions | None = None,
                  docker_factory: Callable[[], Executor] | None = None,
-                 io_root: Path | None = None) -> None:
+                 io_root: Path | None = None, requiring: tuple[str, ...] = ()) -> None:
         self.workflow = workflow
         self.project_dir = project_dir
         self.session = session
@@ -95,6 +97,8 @@ class Runner:
         self._docker: Executor | None = None
         self._docker_lock = threading.Lock()
         self._local = threading.local()
+        self.requiring = requiring  # workflow@session of this run and the runs requiring it
+        self._children: list[Runner] = []  # require> runs under way
         self.saved: dict[str, dict[str, Any]] = {}
         self.running = 0
         self.ran = 0
@@ -116,6 +120,8 @@ class Runner:
         if self.interrupted is None:
             self.interrupted = signum
         self.canceled.set()
+        for child in list(self._children):
+            child.interrupt(signum)
         threading.Thread(target=self._cancel_executors, daemon=True).start()
         self.events.put(None)
 
@@ -334,8 +340,48 @@ class Runner:
             io_root=self.io_root,
             output=lambda line: self.reporter.task_output(name, line, log=log),
             host=self.host, docker=self.docker, canceled=self.canceled, taskside=TASKSIDE,
-            max_tasks=self.options.max_tasks, load_config=load_file,
+            max_tasks=self.options.max_tasks, load_config=load_file, require=self._require,
             labels={"session": str(self.session_id), "attempt": str(self.session.attempt_id)})
+
+    def _require(self, name: str, session_time: str | None, params: dict[str, Any],
+                 rerun_on: str) -> tuple[bool, int, int]:
+        """require> in local mode: run (or reuse) workflow `name` of this project for a
+        session; returns (succeeded, session id, attempt id)."""
+        from dockerflow.dig.workflow import load_workflow
+        from dockerflow.runtime.local import start_attempt, state_dir
+
+        path = self.project_dir / (name if name.endswith(".dig") else name + ".dig")
+        if not path.is_file():
+            raise TaskFailure(f"Dependent workflow does not exist: {name} (looked for {path})")
+        workflow = load_workflow(path, self.project_dir)
+        zone = parse_zone(workflow.timezone)
+        when = parse_session_time(session_time, zone) if session_time \
+            else self.session.session_time.astimezone(zone)
+        key = f"{workflow.name}@{iso_offset(when)}"
+        if key in self.requiring:
+            raise TaskFailure("require> cycle: " + " -> ".join(self.requiring + (key,)))
+        store = LocalStore(state_dir(self.project_dir))
+        try:
+            session_id, _ = store.open_session(workflow.name, iso_offset(when),
+                                               new_uuid=str(uuid.uuid4()))
+            last = store.last_attempt(session_id)
+            if last is not None and not (rerun_on == "all"
+                                         or (rerun_on == "failed" and last[1] != "success")):
+                return last[1] == "success", session_id, last[0]
+            options = RunOptions(selection=Selection("rerun" if rerun_on == "all" else "all"),
+                                 max_task_threads=self.options.max_task_threads,
+                                 max_tasks=self.options.max_tasks)
+            attempt = start_attempt(workflow, self.project_dir, store, when, params,
+                                    self.reporter, options, self._docker_factory,
+                                    requiring=self.requiring)
+            self._children.append(attempt.runner)
+            try:
+                summary = attempt.run()
+            finally:
+                self._children.remove(attempt.runner)
+            return summary.success, session_id, attempt.attempt_id
+        finally:
+            store.close()
 
     def _compile_sub(self, task: Task, config: dict[str, Any]) -> Any:
         compiler = Compiler(OPERATOR_NAMES, context=task.full_name)

@@ -78,6 +78,12 @@ class LocalStore:
         earlier = [t for t in (datetime.fromisoformat(r[0]) for r in rows) if t < session_time]
         return max(earlier) if earlier else None
 
+    def last_attempt(self, session_id: int) -> tuple[int, str] | None:
+        """(id, status) of the newest attempt of the session, if any."""
+        row = self.db.execute("SELECT id, status FROM attempts WHERE session_id = ?"
+                              " ORDER BY id DESC LIMIT 1", (session_id,)).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
     def start_attempt(self, session_id: int) -> int:
         with self.db:
             cur = self.db.execute("INSERT INTO attempts (session_id, started_at, status)"

@@ -178,3 +178,30 @@ def test_if_branch_not_taken_may_use_undefined_names(tmp_path: Path) -> None:
     r = run(tmp_path, "run", "wf.dig")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out.txt").read_text() == "else\n"
+
+
+def test_require_runs_the_child_once_and_fails_with_it(tmp_path: Path) -> None:
+    write(tmp_path, "child.dig", "+c:\n  sh>: echo child ${session_date} >> out.txt\n")
+    write(tmp_path, "parent.dig", "+r:\n  require>: child\n+after:\n  sh>: echo parent >> out.txt\n")
+    assert run(tmp_path, "run", "parent.dig", "--session", "2024-03-05").returncode == 0
+    r = run(tmp_path, "run", "parent.dig", "--session", "2024-03-05", "--rerun")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.txt").read_text() == "child 2024-03-05\nparent\nparent\n"
+    write(tmp_path, "bad.dig", "+b:\n  fail>: broken child\n")
+    write(tmp_path, "p2.dig", "+r:\n  require>: bad\n")
+    r = run(tmp_path, "run", "p2.dig")
+    assert r.returncode == 1 and "Dependent workflow failed." in r.stderr
+    write(tmp_path, "p3.dig", "+r:\n  require>: bad\n  ignore_failure: true\n")
+    assert run(tmp_path, "run", "p3.dig").returncode == 0
+
+
+def test_require_rerun_on_all_and_cycles(tmp_path: Path) -> None:
+    write(tmp_path, "child.dig", "+c:\n  sh>: echo child >> out.txt\n")
+    write(tmp_path, "parent.dig", "+r:\n  require>: child\n  rerun_on: all\n")
+    for _ in range(2):
+        assert run(tmp_path, "run", "parent.dig", "--rerun").returncode == 0
+    assert (tmp_path / "out.txt").read_text() == "child\nchild\n"
+    write(tmp_path, "a.dig", "+r:\n  require>: b\n")
+    write(tmp_path, "b.dig", "+r:\n  require>: a\n")
+    r = run(tmp_path, "run", "a.dig")
+    assert r.returncode == 1 and "require> cycle" in r.stderr
