@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFORMANCE ?= $(CURDIR)/../shared/conformance
 
-.PHONY: setup engine images test unit conformance bench clean
+.PHONY: setup engine images test lint unit conformance bench clean
 
 setup: $(VENV)/.installed
 
@@ -21,10 +21,14 @@ engine:
 images: setup engine
 	$(BIN)/dockerflow images build
 
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy dockerflow --ignore-missing-imports
+
 unit: setup
 	$(BIN)/pytest -q -m "not docker" tests/unit
 
-test: setup engine
+test: setup engine lint
 	$(BIN)/pytest -q tests
 	$(BIN)/python scripts/conformance-check --conformance $(CONFORMANCE) --cli "$(CURDIR)/$(BIN)/dockerflow"
 	@left=$$(docker ps -aq); if [ -n "$$left" ]; then echo "containers left behind:"; docker ps -a; exit 1; fi

@@ -178,7 +178,9 @@ class DockerExecutor:
             self._stop(state, canceled=True)
         return True
 
-    def _create(self, api: docker.APIClient, request: ExecRequest, options: DockerOptions, image: ResolvedImage) -> _Running:
+    def _create(
+        self, api: docker.APIClient, request: ExecRequest, options: DockerOptions, image: ResolvedImage
+    ) -> _Running:
         kwargs = self._container_args(api, request, options, image)
         name = _container_name(request.task_name)
 
@@ -319,7 +321,9 @@ class DockerExecutor:
         self._canceled.set()
         with self._lock:
             running = list(self._running.values())
-        threads = [threading.Thread(target=self._stop, args=(s,), kwargs={"canceled": True}, daemon=True) for s in running]
+        threads = [
+            threading.Thread(target=self._stop, args=(s,), kwargs={"canceled": True}, daemon=True) for s in running
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -60,8 +60,12 @@ def context_tar(dockerfile: str | None = None, folder: Path | None = None) -> by
     return buffer.getvalue()
 
 
-def _build_params(tag: str, settings: BuildSettings, buildargs: Mapping[str, str], labels: Mapping[str, str]) -> dict[str, Any]:
-    params: dict[str, Any] = {"t": tag, "q": False, "rm": True, "forcerm": True, "nocache": settings.nocache, "pull": settings.pull}
+def _build_params(
+    tag: str, settings: BuildSettings, buildargs: Mapping[str, str], labels: Mapping[str, str]
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "t": tag, "q": False, "rm": True, "forcerm": True, "nocache": settings.nocache, "pull": settings.pull
+    }
     args = {**settings.buildargs, **buildargs}
     if args:
         params["buildargs"] = json.dumps(args)

@@ -119,7 +119,8 @@ class ImageResolver:
             if found is None:
                 if policy is PullPolicy.NEVER:
                     raise ImageMissing(
-                        name, f"image '{name}' is not present locally and docker.pull is never: build it or fix the name"
+                        name,
+                        f"image '{name}' is not present locally and docker.pull is never: build it or fix the name",
                     )
                 self._pull(name)
                 found = self._inspect(name)
@@ -195,7 +196,10 @@ class ImageResolver:
         with docker_errors(api.base_url, image=image.name, doing=f"checking python3 in {image.name}"):
             container = retrying(
                 lambda: api.create_container(
-                    image.id, entrypoint=["python3"], command=["--version"], labels={**self._labels, "dockerflow.purpose": "python3-check"},
+                    image.id,
+                    entrypoint=["python3"],
+                    command=["--version"],
+                    labels={**self._labels, "dockerflow.purpose": "python3-check"},
                     network_disabled=True,
                 )
             )

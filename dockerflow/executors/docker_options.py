@@ -291,7 +291,8 @@ def _run_flags() -> dict[str, _Flag]:
         (("-e", "--env"), True, lambda s, v: None),  # handled specially (host env)
         (("-v", "--volume"), True, lambda s, v: None),  # handled specially (base dir)
         (("-m", "--memory"), True, _memory),
-        (("--memory-swap",), True, _set("memswap_limit", lambda v: -1 if v == "-1" else parse_size(v, "--memory-swap"))),
+        (("--memory-swap",), True,
+         _set("memswap_limit", lambda v: -1 if v == "-1" else parse_size(v, "--memory-swap"))),
         (("--cpus",), True, _set("nano_cpus", lambda v: parse_cpus(v, "--cpus"))),
         (("--ulimit",), True, _append("ulimits", parse_ulimit)),
         (("--network", "--net"), True, _set("network")),
