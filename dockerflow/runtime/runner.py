@@ -84,6 +84,8 @@ class Runner:
         self.project_dir = project_dir
         self.session = session
         self.attempt_params = dict(attempt_params)
+        if workflow.workdir:  # a workflow in a subfolder runs there, like a call> of it
+            self.attempt_params["_workdir"] = workflow.workdir
         self.store = store
         self.session_id = session_id
         self.reporter = reporter

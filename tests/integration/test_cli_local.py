@@ -205,3 +205,11 @@ def test_require_rerun_on_all_and_cycles(tmp_path: Path) -> None:
     write(tmp_path, "b.dig", "+r:\n  require>: a\n")
     r = run(tmp_path, "run", "a.dig")
     assert r.returncode == 1 and "require> cycle" in r.stderr
+
+
+def test_workflow_in_a_subfolder_runs_there(tmp_path: Path) -> None:
+    (tmp_path / "jobs").mkdir()
+    write(tmp_path / "jobs", "nightly.dig", "+a:\n  sh>: echo \"$(basename $(pwd)) ${_workdir}\" > out.txt\n")
+    r = run(tmp_path, "run", "jobs/nightly.dig")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "jobs" / "out.txt").read_text() == "jobs jobs\n"
