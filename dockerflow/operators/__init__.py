@@ -11,6 +11,7 @@ from dockerflow.operators.flow import (
     LoopOperator,
 )
 from dockerflow.operators.http import HttpOperator
+from dockerflow.operators.mail import MailOperator
 from dockerflow.operators.py import PyOperator
 from dockerflow.operators.require import RequireOperator
 from dockerflow.operators.sh import ShOperator
@@ -20,7 +21,8 @@ OPERATORS: dict[str, Operator] = {
     op.name: op
     for op in (ShOperator(), PyOperator(), EchoOperator(), FailOperator(), WaitOperator(),
                CallOperator(), IfOperator(), LoopOperator(), ForEachOperator(),
-               ForRangeOperator(), HttpOperator(), RequireOperator())
+               ForRangeOperator(), HttpOperator(), RequireOperator(),
+               MailOperator())
 }
 OPERATOR_NAMES = frozenset(OPERATORS)
 OPERATOR_OPTIONS = {name: op.options for name, op in OPERATORS.items()}

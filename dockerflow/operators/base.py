@@ -37,6 +37,7 @@ class OperatorContext:
     load_config: Callable[[Path], Mapping[str, Any]]
     labels: dict[str, str] = field(default_factory=dict)
     require: Callable[[str, str | None, dict[str, Any], str], tuple[bool, int, int]] | None = None
+    render: Callable[[str], str] = str  # evaluates ${...} in a text with the task's params
     _io_dir: Path | None = None
 
     @property

@@ -343,6 +343,7 @@ class Runner:
             output=lambda line: self.reporter.task_output(name, line, log=log),
             host=self.host, docker=self.docker, canceled=self.canceled, taskside=TASKSIDE,
             max_tasks=self.options.max_tasks, load_config=load_file, require=self._require,
+            render=lambda text: self._evaluator().render(text, params),
             labels={"session": str(self.session_id), "attempt": str(self.session.attempt_id)})
 
     def _require(self, name: str, session_time: str | None, params: dict[str, Any],
