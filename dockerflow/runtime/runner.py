@@ -344,7 +344,8 @@ class Runner:
             host=self.host, docker=self.docker, canceled=self.canceled, taskside=TASKSIDE,
             max_tasks=self.options.max_tasks, load_config=load_file, require=self._require,
             render=lambda text: self._evaluator().render(text, params),
-            labels={"session": str(self.session_id), "attempt": str(self.session.attempt_id)})
+            labels={"run": f"{self.workflow.name}@{iso_offset(self.session.session_time)}",
+                    "session": str(self.session_id), "attempt": str(self.session.attempt_id)})
 
     def _require(self, name: str, session_time: str | None, params: dict[str, Any],
                  rerun_on: str) -> tuple[bool, int, int]:
