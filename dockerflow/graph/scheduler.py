@@ -152,9 +152,7 @@ class Scheduler:
         sub_task = self._add_generated(task, sub, "^sub") if sub is not None else None
         if check is not None:
             self._add_generated(task, check, "^check", after=sub_task)
-        for child in task.children:
-            if not child.upstreams:
-                self._activate(child)
+        self._start_children(task, task.children)
 
     def fail(self, task: Task, error: dict[str, Any], retryable: bool = True) -> None:
         """An operator task failed; leaf retry, `_error`, or error."""
@@ -198,13 +196,20 @@ class Scheduler:
 
     def _plan_group(self, task: Task) -> None:
         spec = task.spec
-        kids = self._add_children(task, spec.children, spec.parallel, spec.limit)
-        if not kids:
-            self._settle(task)
-            return
+        self._start_children(task, self._add_children(task, spec.children, spec.parallel,
+                                                      spec.limit))
+
+    def _start_children(self, task: Task, kids: list[Task]) -> None:
+        """Activate the children without upstreams. The parent is held open meanwhile, so a
+        child that finishes at once (an empty group) can't settle it before its siblings
+        start; with nothing started, it settles now."""
+        task.active += 1
         for k in kids:
             if not k.upstreams:
                 self._activate(k)
+        task.active -= 1
+        if task.active == 0 and task.state is S.PLANNED:
+            self._settle(task)
 
     def _finish(self, task: Task) -> None:
         """`task` reached a done state: wake its downstream siblings, maybe settle the parent."""

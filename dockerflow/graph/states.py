@@ -43,7 +43,8 @@ PROGRESSING = frozenset({S.READY, S.RETRY_WAITING, S.GROUP_RETRY_WAITING, S.RUNN
 
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     S.BLOCKED: frozenset({S.READY, S.PLANNED, S.CANCELED, S.SUCCESS}),
-    S.READY: frozenset({S.RUNNING, S.SUCCESS, S.CANCELED}),
+    # READY -> SUCCESS/PLANNED/ERROR: a saved result replayed on resume (with its children)
+    S.READY: frozenset({S.RUNNING, S.SUCCESS, S.PLANNED, S.ERROR, S.CANCELED}),
     S.RUNNING: frozenset({S.SUCCESS, S.PLANNED, S.ERROR, S.RETRY_WAITING, S.CANCELED}),
     S.RETRY_WAITING: frozenset({S.READY, S.CANCELED}),
     S.GROUP_RETRY_WAITING: frozenset({S.READY, S.PLANNED, S.CANCELED}),

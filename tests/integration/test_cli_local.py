@@ -213,3 +213,20 @@ def test_workflow_in_a_subfolder_runs_there(tmp_path: Path) -> None:
     r = run(tmp_path, "run", "jobs/nightly.dig")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "jobs" / "out.txt").read_text() == "jobs jobs\n"
+
+
+def test_resume_replays_generated_children(tmp_path: Path) -> None:
+    write(tmp_path, "sub.dig", "+s:\n  sh>: echo call >> out.txt\n")
+    write(tmp_path, "tasks.py", "import digdag\n\ndef gen():\n"
+                                "    digdag.env.store({'k': 'stored'})\n"
+                                "    digdag.env.add_subtask({'sh>': 'echo sub >> out.txt'})\n")
+    body = ("+c:\n  call>: sub\n+l:\n  for_each>:\n    n: [1, 2]\n  _do:\n    sh>: echo n${n} >> out.txt\n"
+            "+p:\n  py>: tasks.gen\n+last:\n  sh>: echo ${k} >> out.txt; test -f ok\n")
+    write(tmp_path, "wf.dig", body)
+    assert run(tmp_path, "run", "wf.dig", "--session", "2024-03-05").returncode == 1
+    (tmp_path / "ok").touch()
+    r = run(tmp_path, "run", "wf.dig", "--session", "2024-03-05")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "out.txt").read_text() == "call\nn1\nn2\nsub\nstored\nstored\n"
+    assert "[+wf+l^sub+for-0=n=0=1] skipped (succeeded before)" in r.stdout
+    assert "[+wf+p^sub+subtask0] skipped (succeeded before)" in r.stdout
