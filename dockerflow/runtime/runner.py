@@ -53,6 +53,7 @@ class RunOptions:
     dry_run: bool = False
     max_task_threads: int = 32
     max_tasks: int = 100_000
+    progress_interval: float = 60.0  # how often long-running tasks are listed as still running
 
 
 @dataclass
@@ -102,7 +103,8 @@ class Runner:
         self.requiring = requiring  # workflow@session of this run and the runs requiring it
         self._children: list[Runner] = []  # require> runs under way
         self.saved: dict[str, dict[str, Any]] = {}
-        self.running = 0
+        self.running: dict[str, float] = {}  # tasks in worker threads -> when they started
+        self._next_progress = 0.0
         self.ran = 0
         self.skipped = 0
         self.interrupted: int | None = None
@@ -165,8 +167,11 @@ class Runner:
 
     def _wait_events(self) -> None:
         timeout = self.sched.next_wakeup()
-        if self.running == 0 and timeout is None and not self.sched.ready:
+        if not self.running and timeout is None and not self.sched.ready:
             raise RuntimeError("scheduler stalled: nothing running, ready or waiting")
+        if self.running:
+            until_progress = max(0.0, self._next_progress - time.monotonic())
+            timeout = until_progress if timeout is None else min(timeout, until_progress)
         try:
             item = self.events.get_nowait()
         except queue.Empty:
@@ -176,14 +181,28 @@ class Runner:
             try:
                 item = self.events.get(timeout=timeout)
             except queue.Empty:
+                self._progress()
                 return
         while item is not None:
-            self.running -= 1
+            self.running.pop(item.task.full_name, None)
             self._handle(item)
             try:
                 item = self.events.get_nowait()
             except queue.Empty:
                 break
+        self._progress()
+
+    def _progress(self) -> None:
+        """Every `progress_interval`, name the tasks that have been running that long."""
+        now = time.monotonic()
+        if now < self._next_progress:
+            return
+        self._next_progress = now + self.options.progress_interval
+        long = [(name, now - since) for name, since in self.running.items()
+                if now - since >= self.options.progress_interval]
+        if long:
+            self.reporter.info("still running: " + ", ".join(
+                f"{name} ({_duration(seconds)})" for name, seconds in sorted(long)))
 
     def _drain(self, grace: float) -> None:
         deadline = time.monotonic() + grace
@@ -193,7 +212,7 @@ class Runner:
             except queue.Empty:
                 break
             if item is not None:
-                self.running -= 1
+                self.running.pop(item.task.full_name, None)
                 if item.result is not None and item.task.state is TaskState.RUNNING:
                     self._save(item.task, item.result)
 
@@ -219,7 +238,7 @@ class Runner:
                 if operator is not None and operator.inline:
                     self._handle(self._execute(task, raw, error))
                 else:
-                    self.running += 1
+                    self.running[task.full_name] = time.monotonic()
                     pool.submit(self._work, task, raw, error)
 
     def _replay(self, task: Task, record: dict[str, Any] | None) -> None:
@@ -413,3 +432,8 @@ def _has_template(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_template(v) for v in value)
     return False
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
