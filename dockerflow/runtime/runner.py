@@ -3,9 +3,11 @@
     Runner.run()
       scheduler.start()
       loop until the root is done:
-        _dispatch()        ready tasks: replay saved results, or submit _work() to the pool
-        _wait_events()     block on the event queue (worker results, retry timers, signals)
-          _on_success() / _on_failure()  -> scheduler.succeed() / fail(); results saved in batches
+        _dispatch()        ready tasks: replay saved results, run quick operators inline
+                           (_execute), or submit the others to the pool (_work -> _execute)
+        _wait_events()     block on the event queue (worker outcomes, retry timers, signals)
+          _handle()        -> scheduler.succeed() / fail(); results saved in batches
+        scheduler.wake()   retries that are due
       summary
 
 One thread (the caller's) owns the scheduler and the store; workers only evaluate `${...}`,
