@@ -13,6 +13,7 @@ from dockerflow.cli.gc_cmd import gc
 from dockerflow.cli.images_cmd import images
 from dockerflow.cli.init_cmd import init
 from dockerflow.cli.run_cmd import run
+from dockerflow.cli.secrets_cmd import secrets
 from dockerflow.errors import UserInputError
 
 
@@ -27,6 +28,7 @@ cli.add_command(check)
 cli.add_command(init)
 cli.add_command(images)
 cli.add_command(gc)
+cli.add_command(secrets)
 
 
 def main() -> None:

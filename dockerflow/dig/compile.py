@@ -187,7 +187,8 @@ class Compiler:
             if key.startswith("_") and key not in OPERATOR_UNDERSCORE_KEYS:
                 raise self.loc.error(config, key, f"Task '{name}' has an unknown key '{key}'"
                                      + did_you_mean(key, OPERATOR_UNDERSCORE_KEYS))
-            if key in ("_error", "_check", "_export", "_retry", "_background", "_after", op_key):
+            if key in ("_error", "_check", "_export", "_secrets", "_retry", "_background", "_after",
+                       op_key):
                 continue
             if key in ("_parallel",) and op not in LOOP_OPERATORS:
                 raise self.loc.error(config, key,
@@ -261,12 +262,17 @@ class Compiler:
                 raise self.loc.error(env, k, f"Invalid environment variable name '{k}' in _env")
 
     def parse_export(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """`_export`, plus `_secrets` remaps, which the subtree inherits the same way."""
         export = config.get("_export")
-        if export is None:
-            return {}
-        if not isinstance(export, Mapping):
+        if export is not None and not isinstance(export, Mapping):
             raise self.loc.error(config, "_export", "_export must be a mapping")
-        return dict(export)
+        out = dict(export or {})
+        remap = config.get("_secrets")
+        if isinstance(remap, Mapping):
+            out["_secrets"] = dict(remap)
+        elif remap not in (None, True, False):
+            raise self.loc.error(config, "_secrets", "_secrets must be a map of prefix: prefix")
+        return out
 
     def parse_bool(self, config: Mapping[str, Any], key: str) -> bool:
         value = config.get(key, False)

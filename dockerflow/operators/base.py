@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Protocol
 from dockerflow.errors import TaskFailure
 from dockerflow.executors.base import ExecRequest, ExecResult, Executor, ExitReason
 from dockerflow.graph.task import TaskResult
+from dockerflow.secrets import SecretResolver
 
 
 @dataclass
@@ -38,6 +39,7 @@ class OperatorContext:
     labels: dict[str, str] = field(default_factory=dict)
     require: Callable[[str, str | None, dict[str, Any], str], tuple[bool, int, int]] | None = None
     render: Callable[[str], str] = str  # evaluates ${...} in a text with the task's params
+    secrets: SecretResolver = field(default_factory=lambda: SecretResolver({}))
     _io_dir: Path | None = None
 
     @property

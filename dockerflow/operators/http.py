@@ -37,7 +37,7 @@ def _body(ctx: OperatorContext) -> tuple[bytes | None, str | None]:
     """The request body and its Content-Type, from `content` and `content_format`."""
     if "content" not in ctx.config:
         return None, None
-    content = ctx.config["content"]
+    content = ctx.secrets.resolve(ctx.config["content"])
     fmt = ctx.option("content_format") or ("json" if isinstance(content, (dict, list)) else "text")
     if fmt == "json":
         data, ctype = json.dumps(content, ensure_ascii=False).encode(), "application/json"
@@ -54,10 +54,10 @@ def _body(ctx: OperatorContext) -> tuple[bytes | None, str | None]:
 
 
 def _url(ctx: OperatorContext) -> str:
-    uri = ctx.command
+    uri = ctx.secrets.resolve(ctx.command)
     if not isinstance(uri, str) or not uri.startswith(("http://", "https://")):
         raise TaskFailure(f"http> needs an http:// or https:// URI, got {uri!r}")
-    query = ctx.option("query")
+    query = ctx.secrets.resolve(ctx.option("query"))
     if query:
         text = query if isinstance(query, str) else urllib.parse.urlencode(
             {k: str(v) for k, v in query.items()})
@@ -66,7 +66,7 @@ def _url(ctx: OperatorContext) -> str:
 
 
 def _headers(ctx: OperatorContext) -> list[tuple[str, str]]:
-    raw = ctx.option("headers") or []
+    raw = ctx.secrets.resolve(ctx.option("headers") or [])
     items = raw.items() if isinstance(raw, Mapping) else [
         kv for entry in raw for kv in (entry.items() if isinstance(entry, Mapping) else [])]
     return [(str(k), str(v)) for k, v in items]

@@ -24,6 +24,14 @@ def _addresses(value: Any, what: str) -> list[str]:
     raise TaskFailure(f"mail> {what} must be an address or a list of addresses")
 
 
+def _smtp(ctx: OperatorContext, name: str) -> Any:
+    """An SMTP setting: the secret `mail.<name>` first, then the task's options/params."""
+    try:
+        return ctx.secrets.get(f"mail.{name}")
+    except TaskFailure:
+        return ctx.option(name)
+
+
 def _flag(value: Any, default: bool) -> bool:
     if value is None:
         return default
@@ -40,11 +48,11 @@ class MailOperator:
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         message = self._message(ctx)
-        host = ctx.option("host")
+        host = _smtp(ctx, "host")
         if not host:
             raise TaskFailure("mail> needs an SMTP server: set mail: {host: ..., port: ...} in"
                               " _export (or host/port on the task)")
-        port = int(ctx.option("port") or (465 if _flag(ctx.option("ssl"), False) else 25))
+        port = int(_smtp(ctx, "port") or (465 if _flag(_smtp(ctx, "ssl"), False) else 25))
         try:
             self._send(ctx, message, str(host), port)
         except (OSError, smtplib.SMTPException) as e:
@@ -71,7 +79,7 @@ class MailOperator:
         subject = ctx.option("subject")
         if subject is None:
             raise TaskFailure("mail> needs a subject")
-        sender = ctx.option("from") or ctx.option("username")
+        sender = ctx.option("from") or _smtp(ctx, "username")
         if not sender:
             raise TaskFailure("mail> needs 'from' (the sender's address)")
         msg = EmailMessage()
@@ -100,17 +108,17 @@ class MailOperator:
 
     def _send(self, ctx: OperatorContext, msg: EmailMessage, host: str, port: int) -> None:
         timeout = float(ctx.option("timeout") or 30)
-        use_ssl = _flag(ctx.option("ssl"), False)
+        use_ssl = _flag(_smtp(ctx, "ssl"), False)
         smtp = smtplib.SMTP_SSL(host, port, timeout=timeout) if use_ssl \
             else smtplib.SMTP(host, port, timeout=timeout)
         with smtp:
             if _flag(ctx.option("debug"), False):
                 smtp.set_debuglevel(1)
-            if not use_ssl and _flag(ctx.option("tls"), True):
+            if not use_ssl and _flag(_smtp(ctx, "tls"), True):
                 smtp.starttls()
-            username = ctx.option("username")
+            username = _smtp(ctx, "username")
             if username:
-                smtp.login(str(username), str(ctx.option("password") or ""))
+                smtp.login(str(username), str(_smtp(ctx, "password") or ""))
             recipients = _addresses(ctx.option("to"), "to") + _addresses(ctx.option("cc"), "cc") \
                 + _addresses(ctx.option("bcc"), "bcc")
             smtp.send_message(msg, to_addrs=recipients)

@@ -32,7 +32,7 @@ def params_env(params: dict[str, Any]) -> dict[str, str]:
 def task_env(ctx: OperatorContext) -> dict[str, str]:
     """`_env` entries of the task (evaluated)."""
     env = ctx.config.get("_env") or {}
-    return {str(k): text_of(v) for k, v in env.items()}
+    return {str(k): text_of(ctx.secrets.resolve(v)) for k, v in env.items()}
 
 
 def read_output_file(path: Path) -> dict[str, Any]:
@@ -67,7 +67,7 @@ class ShOperator:
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         script = ctx.io_dir / "runner.sh"
-        script.write_text(text_of(ctx.command) + "\n", encoding="utf-8")
+        script.write_text(text_of(ctx.secrets.resolve(ctx.command)) + "\n", encoding="utf-8")
         out_file = ctx.io_dir / "output.env"
         out_file.unlink(missing_ok=True)
         shell = ctx.option("shell") or ["/bin/sh"]
@@ -76,7 +76,11 @@ class ShOperator:
         env = params_env(ctx.params)
         env.update(task_env(ctx))
         env[OUTPUT_VAR] = str(out_file)
-        result = ctx.execute([*map(str, shell), str(script)], env)
+        try:
+            result = ctx.execute([*map(str, shell), str(script)], env)
+        finally:
+            if ctx.secrets.used:  # the script holds secret values: don't leave it on disk
+                script.unlink(missing_ok=True)
         if result.exit_code != 0:
             raise failure_from(result)
         return TaskResult(store=read_output_file(out_file))

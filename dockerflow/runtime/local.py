@@ -18,6 +18,7 @@ from dockerflow.graph.spec import Workflow
 from dockerflow.runtime.params import SessionInfo
 from dockerflow.runtime.reporter import Reporter
 from dockerflow.runtime.runner import Runner, RunOptions, RunSummary
+from dockerflow.secrets import LocalSecrets
 from dockerflow.store.local import LocalStore
 from dockerflow.timeutil import iso_offset
 
@@ -43,7 +44,8 @@ def state_dir(project: Path) -> Path:
 def start_attempt(workflow: Workflow, project: Path, store: LocalStore, session_time: datetime,
                   attempt_params: Mapping[str, Any], reporter: Reporter, options: RunOptions,
                   docker_factory: Callable[[], Executor] | None,
-                  requiring: tuple[str, ...] = ()) -> LocalAttempt:
+                  requiring: tuple[str, ...] = (),
+                  secrets: Mapping[str, str] | None = None) -> LocalAttempt:
     """Open (or reopen) the session and start a new attempt of it."""
     session_id, session_uuid = store.open_session(workflow.name, iso_offset(session_time),
                                                   new_uuid=str(uuid.uuid4()))
@@ -58,5 +60,6 @@ def start_attempt(workflow: Workflow, project: Path, store: LocalStore, session_
     runner = Runner(workflow, project, session, attempt_params, store, session_id, reporter,
                     options, docker_factory=docker_factory,
                     io_root=state_dir(project) / "io" / workflow.name / stamp,
-                    requiring=requiring + (f"{workflow.name}@{iso_offset(session_time)}",))
+                    requiring=requiring + (f"{workflow.name}@{iso_offset(session_time)}",),
+                    secrets=LocalSecrets().values() if secrets is None else secrets)
     return LocalAttempt(runner, store, session_id, attempt_id)

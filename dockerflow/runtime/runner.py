@@ -42,6 +42,7 @@ from dockerflow.operators import OPERATOR_NAMES, OPERATORS, OperatorContext
 from dockerflow.runtime.params import SessionInfo, visible_params
 from dockerflow.runtime.reporter import Reporter
 from dockerflow.runtime.selection import Mode, Selection
+from dockerflow.secrets import SecretResolver
 from dockerflow.store.local import LocalStore
 from dockerflow.timeutil import iso_offset, parse_session_time, parse_zone
 
@@ -82,7 +83,8 @@ class Runner:
                  attempt_params: Mapping[str, Any], store: LocalStore, session_id: int,
                  reporter: Reporter, options: RunOptions | None = None,
                  docker_factory: Callable[[], Executor] | None = None,
-                 io_root: Path | None = None, requiring: tuple[str, ...] = ()) -> None:
+                 io_root: Path | None = None, requiring: tuple[str, ...] = (),
+                 secrets: Mapping[str, str] | None = None) -> None:
         self.workflow = workflow
         self.project_dir = project_dir
         self.session = session
@@ -103,6 +105,7 @@ class Runner:
         self._docker_lock = threading.Lock()
         self._local = threading.local()
         self.requiring = requiring  # workflow@session of this run and the runs requiring it
+        self.secrets = dict(secrets or {})
         self._children: list[Runner] = []  # require> runs under way
         self.saved: dict[str, dict[str, Any]] = {}
         self.running: dict[str, float] = {}  # tasks in worker threads -> when they started
@@ -358,13 +361,15 @@ class Runner:
     def _context(self, task: Task, op: str, params: dict[str, Any], config: dict[str, Any],
                  log: bool) -> OperatorContext:
         name = task.full_name
+        remap = params.get("_secrets")
+        secrets = SecretResolver(self.secrets, remap if isinstance(remap, Mapping) else None)
         return OperatorContext(
             full_name=name, op=op, config=config, params=params, project_dir=self.project_dir,
             io_root=self.io_root,
-            output=lambda line: self.reporter.task_output(name, line, log=log),
+            output=lambda line: self.reporter.task_output(name, secrets.mask(line), log=log),
             host=self.host, docker=self.docker, canceled=self.canceled, taskside=TASKSIDE,
             max_tasks=self.options.max_tasks, load_config=load_file, require=self._require,
-            render=lambda text: self._evaluator().render(text, params),
+            render=lambda text: self._evaluator().render(text, params), secrets=secrets,
             labels={"run": f"{self.workflow.name}@{iso_offset(self.session.session_time)}",
                     "session": str(self.session_id), "attempt": str(self.session.attempt_id)})
 
@@ -398,7 +403,7 @@ class Runner:
                                  max_tasks=self.options.max_tasks)
             attempt = start_attempt(workflow, self.project_dir, store, when, params,
                                     self.reporter, options, self._docker_factory,
-                                    requiring=self.requiring)
+                                    requiring=self.requiring, secrets=self.secrets)
             self._children.append(attempt.runner)
             try:
                 summary = attempt.run()
