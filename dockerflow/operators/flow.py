@@ -109,12 +109,13 @@ class LoopOperator:
         return _loop_group(ctx, [(f"+loop-{i}", {"i": i}) for i in range(n)], "loop")
 
 
-def _json_or(value: Any) -> Any:
+def _json_or(value: Any, what: str) -> Any:
+    """A value given directly, or as JSON text (e.g. from `${...}`)."""
     if isinstance(value, str):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
-            raise TaskFailure(f"for_each> value {value!r} is not a list or JSON text") from None
+            raise TaskFailure(f"{what}: {value!r} is neither a list/map nor JSON text") from None
     return value
 
 
@@ -130,13 +131,13 @@ class ForEachOperator:
     options: ClassVar[frozenset[str]] = frozenset(())
 
     def run(self, ctx: OperatorContext) -> TaskResult:
-        spec = _json_or(ctx.command)
+        spec = _json_or(ctx.command, "for_each>")
         if not isinstance(spec, Mapping):
             raise TaskFailure("for_each> needs a map of key: [values]")
         keys = list(spec)
         lists = []
         for k in keys:
-            values = _json_or(spec[k])
+            values = _json_or(spec[k], f"for_each> values of '{k}'")
             if not isinstance(values, list):
                 raise TaskFailure(f"for_each> values of '{k}' must be a list")
             lists.append(values)
@@ -158,7 +159,7 @@ class ForRangeOperator:
     options: ClassVar[frozenset[str]] = frozenset(())
 
     def run(self, ctx: OperatorContext) -> TaskResult:
-        spec = _json_or(ctx.command)
+        spec = _json_or(ctx.command, "for_range>")
         if not isinstance(spec, Mapping):
             raise TaskFailure("for_range> needs {from: N, to: M, step: S} or slices: K")
         start, end = _int(spec.get("from"), "for_range> from"), _int(spec.get("to"), "for_range> to")
