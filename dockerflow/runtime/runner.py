@@ -76,6 +76,7 @@ class _Outcome:
     error: dict[str, Any] | None = None
     retryable: bool = True
     retry: RetrySpec | None = None
+    started: bool = True  # False: canceled while queued, never ran
 
 
 class Runner:
@@ -218,6 +219,7 @@ class Runner:
                 break
             if item is not None:
                 self.running.pop(item.task.full_name, None)
+                self.ran -= 0 if item.started else 1
                 if item.result is not None and item.task.state is TaskState.RUNNING:
                     self._save(item.task, item.result)
 
@@ -305,6 +307,7 @@ class Runner:
         out = _Outcome(task)
         if self.canceled.is_set():  # queued before Ctrl-C: never start it
             out.error = {"message": "canceled before it started"}
+            out.started = False
             return out
         try:
             params, config = self._evaluate(task, raw, error)
