@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from dockerflow.errors import DockerflowError
-from dockerflow.executors.docker import reap_orphans
 
 
 @click.command("gc")
 def gc() -> None:
     """Remove this host's dockerflow containers whose owner process is gone."""
+    from dockerflow.executors.docker import reap_orphans  # the SDK only when asked for
+
     try:
         removed = reap_orphans()
     except DockerflowError as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from dockerflow.errors import DockerflowError
-from dockerflow.images import DEFAULT_BASE, build_runner_images
 
 
 @click.group("images")
@@ -18,10 +17,12 @@ def images() -> None:
     "--base",
     metavar="IMAGE",
     default=None,
-    help=f"Debian base image (default: {DEFAULT_BASE}, bootstrapped offline when missing).",
+    help="Debian base image (default: dockerflow/debian-base:bookworm, bootstrapped offline when missing).",
 )
 def build(base: str | None) -> None:
     """Build every images/<name>/Dockerfile as dockerflow/<name>:latest."""
+    from dockerflow.images import build_runner_images  # the SDK only when asked for
+
     try:
         tags = build_runner_images(base=base, on_output=click.echo)
     except DockerflowError as exc:

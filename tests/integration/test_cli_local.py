@@ -230,3 +230,11 @@ def test_resume_replays_generated_children(tmp_path: Path) -> None:
     assert (tmp_path / "out.txt").read_text() == "call\nn1\nn2\nsub\nstored\nstored\n"
     assert "[+wf+l^sub+for-0=n=0=1] skipped (succeeded before)" in r.stdout
     assert "[+wf+p^sub+subtask0] skipped (succeeded before)" in r.stdout
+
+
+def test_host_only_run_does_not_even_load_the_docker_sdk(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  sh>: echo ok\n")
+    code = ("import sys\nfrom dockerflow.cli.main import main\nsys.argv = ['dockerflow', 'run', 'wf.dig']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('docker loaded:', 'docker' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "docker loaded: False" in r.stdout, r.stdout + r.stderr
