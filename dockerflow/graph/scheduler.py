@@ -48,15 +48,13 @@ class Scheduler:
             raise TooManyTasks(max_tasks, self.live)
 
     # -- construction ------------------------------------------------------------------------
-    def _new(self, spec: TaskSpec, parent: Task | None, name: str | None = None,
-             index: int = 0) -> Task:
+    def _new(self, spec: TaskSpec, parent: Task | None, name: str | None = None) -> Task:
         self.next_id += 1
-        return Task(self.next_id, spec, parent, name, index)
+        return Task(self.next_id, spec, parent, name)
 
     def _add_children(self, parent: Task, specs: tuple[TaskSpec, ...], parallel: bool,
                       limit: int | None) -> list[Task]:
-        base = len(parent.children)
-        kids = [self._new(s, parent, index=base + i) for i, s in enumerate(specs)]
+        kids = [self._new(s, parent) for s in specs]
         if parallel:
             if limit:
                 for i in range(limit, len(kids)):
@@ -86,7 +84,7 @@ class Scheduler:
 
     def _add_generated(self, parent: Task, spec: TaskSpec, name: str,
                        after: Task | None = None) -> Task:
-        task = self._new(spec, parent, name, index=len(parent.children))
+        task = self._new(spec, parent, name)
         if after is not None:
             task.upstreams.append(after)
             after.downstreams.append(task)

@@ -44,16 +44,15 @@ class Task:
     __slots__ = ("id", "spec", "name", "full_name", "parent", "children", "upstreams",
                  "downstreams", "state", "retry_count", "retry_at", "retry", "delayed_error",
                  "delayed_group_error", "store", "export", "reset_store", "error", "active",
-                 "store_children", "has_store", "index", "__weakref__")
+                 "store_children", "has_store")
 
-    def __init__(self, tid: int, spec: TaskSpec, parent: Task | None, name: str | None = None,
-                 index: int = 0) -> None:
+    def __init__(self, tid: int, spec: TaskSpec, parent: Task | None,
+                 name: str | None = None) -> None:
         self.id = tid
         self.spec = spec
         self.name = name or spec.name
         self.full_name: str = self.name if parent is None else parent.full_name + self.name
         self.parent = parent
-        self.index = index  # position among its siblings
         self.children: list[Task] = []
         self.upstreams: list[Task] = []
         self.downstreams: list[Task] = []

@@ -126,8 +126,7 @@ class SessionInfo:
         if self.last_executed is not None:
             out.update(time_vars("last_executed_session_", self.last_executed))
         else:
-            tz = tz_compact(self.session_time.tzinfo.fromutc(  # type: ignore[union-attr]
-                datetime(1970, 1, 1, tzinfo=self.session_time.tzinfo)))
+            tz = tz_compact(datetime.fromtimestamp(0, self.session_time.tzinfo))
             out.update({f"last_executed_session_{k}": "" for k in
                         ("time", "date", "date_compact", "local_time", "unixtime")})
             out["last_executed_session_tz_offset"] = tz
