@@ -67,7 +67,8 @@ _INCLUDE = "!include"
 # Work done re-building aliased nodes before we call it an "alias bomb".
 _ALIAS_BUDGET = 1_000_000
 # libyaml's composer recurses in C: deeper than ~20000 levels it crashes the process.
-_MAX_DEPTH = 1000
+# Below libyaml's own limit (1000 in PyYAML 6.0.4's), so that our message is the one shown.
+_MAX_DEPTH = 500
 _DEPTH_SCAN_THRESHOLD = 5000
 
 
@@ -408,7 +409,44 @@ def _check_depth(text: str, file: str) -> None:
             elif isinstance(event, CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
-        return  # the composer reports it with the usual message
+        # The scanner may give up on deep nesting before any event says so (libyaml's own
+        # limit and wording vary by release): measure the brackets ourselves.
+        deepest, line = _bracket_depth(text)
+        if deepest > _MAX_DEPTH:
+            raise DigError(f"the data is nested more than {_MAX_DEPTH} levels deep", file,
+                           line) from None
+        # otherwise the composer reports it with the usual message
+
+
+def _bracket_depth(text: str) -> tuple[int, int]:
+    """The deepest flow nesting ([ and {) outside quotes and comments, and its line."""
+    depth = deepest = 0
+    line = at = 1
+    quote = ""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, at = depth, line
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return deepest, at
 
 
 def _compose(text: str, file: str) -> Node | None:
