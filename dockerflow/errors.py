@@ -6,9 +6,11 @@
     ├── TaskFailure                 a task failed at run time (message goes to _error)
     │   └── ExprError               a ${...} expression could not be evaluated
     └── ExecutorError               the executor could not run a command (engine down, image missing...)
+        └── EngineUnavailable       the Docker engine does not answer: exit status 3
+            └── EngineLost          it stopped answering while a task ran (the runner may re-run it)
 
-User errors print one line and exit 2; a failed workflow exits 1; anything else is a bug
-and shows a traceback.
+User errors print one line and exit 2; a failed workflow exits 1 (3 when a task failed because
+the Docker engine was unavailable); anything else is a bug and shows a traceback.
 """
 
 from __future__ import annotations
@@ -49,3 +51,27 @@ class ExprError(TaskFailure):
 
 class ExecutorError(TaskFailure):
     """The executor could not run the command; the message says what to do."""
+
+
+class EngineUnavailable(ExecutorError):
+    """The Docker engine does not answer (not running, wrong DOCKER_HOST): an infrastructure
+    fault, not bad input; the CLI exits 3."""
+
+
+class EngineLost(EngineUnavailable):
+    """The engine stopped answering while a task's container was being created, started,
+    followed or waited for. The executor has already waited for it (bounded) and, when it came
+    back, removed what was left of the container.
+
+    recovered   True: the engine answers again and the task's container is gone, so the task
+                may run again from the start; False: it did not come back in time
+    container   the container's name (for messages; the next run's reaper removes leftovers)
+    waited      seconds spent waiting for the engine
+    """
+
+    def __init__(self, message: str, *, recovered: bool, container: str | None = None,
+                 waited: float = 0.0) -> None:
+        self.recovered = recovered
+        self.container = container
+        self.waited = waited
+        super().__init__(message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dockerflow.errors import DockerflowError
+from dockerflow.errors import DockerflowError, EngineUnavailable
 
 
 @click.command("gc")
@@ -14,6 +14,8 @@ def gc() -> None:
 
     try:
         removed = reap_orphans()
+    except EngineUnavailable:
+        raise  # exit status 3 (cli/main.py)
     except DockerflowError as exc:
         raise click.ClickException(str(exc)) from exc
     for container_id in removed:

@@ -1,10 +1,10 @@
-"""`dockerflow images build [--base IMAGE]`: build the runner images under images/."""
+"""`dockerflow images build [--base IMAGE]`: build the runner images of dockerflow/runner_images/."""
 
 from __future__ import annotations
 
 import click
 
-from dockerflow.errors import DockerflowError
+from dockerflow.errors import DockerflowError, EngineUnavailable
 
 
 @click.group("images")
@@ -20,11 +20,13 @@ def images() -> None:
     help="Debian base image (default: dockerflow/debian-base:bookworm, bootstrapped offline when missing).",
 )
 def build(base: str | None) -> None:
-    """Build every images/<name>/Dockerfile as dockerflow/<name>:latest."""
+    """Build every runner image (dockerflow/runner_images/<name>/Dockerfile) as dockerflow/<name>:latest."""
     from dockerflow.images import build_runner_images  # the SDK only when asked for
 
     try:
         tags = build_runner_images(base=base, on_output=click.echo)
+    except EngineUnavailable:
+        raise  # exit status 3 (cli/main.py)
     except DockerflowError as exc:
         raise click.ClickException(str(exc)) from exc
     for tag in tags:

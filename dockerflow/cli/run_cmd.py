@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from dockerflow.cli.params import build_params, resolve_session
-from dockerflow.dig.workflow import load_workflow
+from dockerflow.dig.workflow import check_task_count, load_workflow
 from dockerflow.errors import UserInputError
 from dockerflow.executors.base import Executor
 from dockerflow.graph.scheduler import TooManyTasks
@@ -79,6 +79,7 @@ def run(**args: Any) -> None:
     reporter = Reporter(err=sys.stderr)
     warnings: list[str] = []
     workflow = load_workflow(path, project, warnings=warnings)
+    check_task_count(workflow, args["max_tasks"])
     for w in warnings:
         reporter.warning(w)
     selection = _selection(args, workflow.root)
@@ -123,8 +124,11 @@ def _say(text: str) -> None:
 
 
 def _report(summary: RunSummary, args: dict[str, Any], session_time: Any) -> None:
+    reruns = summary.engine_reruns
+    rerun_note = f" {reruns} re-run{'' if reruns == 1 else 's'} after the engine restarted," \
+        if reruns else ""
     counts = f"{summary.ran} run, {summary.skipped} skipped, {len(summary.failed)} failed," \
-             f" {summary.seconds:.2f}s"
+             f"{rerun_note} {summary.seconds:.2f}s"
     if summary.interrupted:
         name = signal.Signals(summary.interrupted).name
         _say(f"Stopped by {name} ({counts}). Task state is saved: run the same command"
@@ -142,5 +146,6 @@ def _report(summary: RunSummary, args: dict[str, Any], session_time: Any) -> Non
     lines.append(f"Fix the problem, then run `{cmd}` to resume: tasks that succeeded are"
                  " skipped. Add --rerun to run every task again.")
     _say("\n".join(lines))
-    sys.exit(1)
+    # 3: a task could not run because the Docker engine was unavailable (cli/main.py).
+    sys.exit(3 if any(name in summary.engine_unavailable for name, _ in summary.failed) else 1)
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
+
+if TYPE_CHECKING:
+    from dockerflow.executors.docker_options import DockerOptions
 
 
 class ExitReason(str, Enum):
@@ -31,7 +34,8 @@ class ExecRequest:
     project_dir absolute project folder (bind-mounted at the same path in a container)
     io_dir      absolute per-task I/O folder under <project>/.dockerflow/ (input.json, output.json)
     task_name   full task name, for labels and log prefixes
-    docker      the merged `docker:` option of the task, or None to run on the host
+    docker      the task's merged `docker:` option, parsed and validated by the operator side
+                (docker_options.parse_docker_options), or None to run on the host
     taskside    absolute folder of the task-side Python files (py> runner, digdag module);
                 mounted read-only at the same path in containers
     on_output   called with each output line (without the trailing newline), in order
@@ -46,7 +50,7 @@ class ExecRequest:
     io_dir: Path
     task_name: str
     on_output: Callable[[str], None]
-    docker: dict[str, Any] | None = None
+    docker: DockerOptions | None = None
     taskside: Path | None = None
     timeout: float | None = None
     labels: dict[str, str] = field(default_factory=dict)

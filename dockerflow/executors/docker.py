@@ -1,7 +1,6 @@
 """The Docker executor: run one command in a container through the Docker SDK (never the CLI).
 
-    DockerExecutor.run(request)
-        ├── parse_docker_options(request.docker)          docker_options (pure)
+    DockerExecutor.run(request)                           request.docker: DockerOptions, parsed
         ├── ImageResolver.resolve / has_python            docker_images (cached per run)
         ├── create   (labels, mounts, user, env, limits; no auto-remove)
         ├── start    (+ a timer for the timeout)
@@ -13,6 +12,13 @@
 
 The client is created lazily, so a workflow with no `docker:` task never connects. Docker
 errors become ExecutorError in docker_errors; transient ones are retried there.
+
+An engine that does not answer at the first contact fails the task with EngineUnavailable.
+An engine that stops answering later (a restart while a container is created, started,
+followed or waited for) is an infrastructure fault: `run` says so in the task's output, waits
+for the engine (bounded: `engine_wait`, default $DOCKERFLOW_ENGINE_WAIT or 60 s), removes
+what is left of the task's container, and raises EngineLost(recovered=True) so that the runner
+can run the task again; EngineLost(recovered=False) when the engine stays away.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import os
 import re
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,25 +37,43 @@ from typing import Any
 import docker
 import docker.errors
 import docker.types
+import requests.exceptions
 
-from dockerflow.errors import ExecutorError
+from dockerflow.errors import EngineLost, EngineUnavailable, ExecutorError
 from dockerflow.executors.base import ExecRequest, ExecResult, ExitReason
 from dockerflow.executors.docker_errors import (
     docker_errors,
     engine_address,
+    engine_answered,
+    engine_down_message,
     retrying,
     translate,
 )
 from dockerflow.executors.docker_images import ImageResolver, ResolvedImage
-from dockerflow.executors.docker_options import (
-    DockerOptions,
-    effective_timeout,
-    parse_docker_options,
-)
+from dockerflow.executors.docker_options import DockerOptions, effective_timeout
 from dockerflow.executors.docker_reaper import TASK, owner_labels, reap_orphans
 from dockerflow.executors.docker_stream import follow
 
-__all__ = ["DockerExecutor", "reap_orphans"]
+__all__ = ["DockerExecutor", "reap_orphans", "engine_wait_seconds"]
+
+# How long a task waits for an engine that stopped answering while it ran (seconds; 0: not at
+# all). DOCKERFLOW_ENGINE_WAIT overrides the default for a whole run.
+ENGINE_WAIT_ENV = "DOCKERFLOW_ENGINE_WAIT"
+DEFAULT_ENGINE_WAIT = 60.0
+
+
+def engine_wait_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """$DOCKERFLOW_ENGINE_WAIT seconds (a number >= 0), else 60."""
+    text = (os.environ if environ is None else environ).get(ENGINE_WAIT_ENV, "").strip()
+    if not text:
+        return DEFAULT_ENGINE_WAIT
+    try:
+        value = float(text)
+    except ValueError:
+        raise ExecutorError(f"{ENGINE_WAIT_ENV}={text!r}: expected a number of seconds") from None
+    if not value >= 0:  # also refuses nan
+        raise ExecutorError(f"{ENGINE_WAIT_ENV}={text!r}: expected a number of seconds >= 0")
+    return value
 
 
 @dataclass
@@ -65,9 +90,13 @@ class _Running:
 class DockerExecutor:
     """Runs ExecRequests in containers; thread-safe; one instance per workflow run.
 
-    client      a docker.DockerClient, or None to create one from the environment on first use
-    stop_grace  seconds between SIGTERM and SIGKILL when a task times out or is canceled
-    host_env    where `-e NAME` (no value) in run_options takes its value; default os.environ
+    client       a docker.DockerClient, or None to create one from the environment on first use
+    stop_grace   seconds between SIGTERM and SIGKILL when a task times out or is canceled
+    engine_wait  seconds to wait for an engine that stopped answering mid-task; None:
+                 engine_wait_seconds() ($DOCKERFLOW_ENGINE_WAIT, default 60)
+
+    The `docker:` option arrives parsed (ExecRequest.docker is DockerOptions): the operator
+    side parses it, with the host environment for `-e NAME`.
     """
 
     def __init__(
@@ -75,13 +104,13 @@ class DockerExecutor:
         client: docker.DockerClient | None = None,
         *,
         stop_grace: float = 5.0,
-        host_env: Mapping[str, str] | None = None,
         max_pool_size: int = 64,
+        engine_wait: float | None = None,
     ) -> None:
         self._client = client
         self._owns_client = client is None
         self._stop_grace = stop_grace
-        self._host_env = host_env
+        self._engine_wait = engine_wait_seconds() if engine_wait is None else max(0.0, engine_wait)
         self._max_pool_size = max_pool_size
         self._lock = threading.Lock()
         self._resolver: ImageResolver | None = None
@@ -117,24 +146,35 @@ class DockerExecutor:
 
     def run(self, request: ExecRequest) -> ExecResult:
         """Run `request.argv` in a container to completion; see the module docstring."""
-        options = parse_docker_options(
-            request.docker,
-            host_env=os.environ if self._host_env is None else self._host_env,
-            base_dir=str(request.project_dir),
-        )
+        options = request.docker
+        if options is None:
+            raise ExecutorError(f"{request.task_name}: the Docker executor needs the task's docker: options")
         if self._canceled.is_set():
             return ExecResult(-1, ExitReason.CANCELED, "canceled before the container started")
-        resolver = self.resolver
+        resolver = self.resolver  # the first contact: an engine that does not answer fails the task
         api = self.client.api
+        name = _container_name(request.task_name)
+        try:
+            return self._run(api, resolver, request, options, name)
+        except EngineLost:
+            raise
+        except EngineUnavailable as exc:
+            return self._engine_lost(api, request, name, exc)
+
+    def _run(
+        self, api: docker.APIClient, resolver: ImageResolver, request: ExecRequest, options: DockerOptions, name: str
+    ) -> ExecResult:
         image = resolver.resolve(options, request.on_output)
         if request.needs_python and not resolver.has_python(image):
             raise ExecutorError(
-                f"image {options.image} has no python3; py> tasks need python3 in the image: use images/python "
-                "(dockerflow images build) or add it with docker: build: [apt-get update && apt-get install -y python3]"
+                f"image {options.image} has no python3; py> tasks need python3 in the image: use "
+                "dockerflow/python:latest (dockerflow images build) or add it with docker: build: "
+                "[apt-get update && apt-get install -y python3]"
             )
         timeout = effective_timeout(options.timeout, request.timeout)
-        state = self._create(api, request, options, image)
+        state = self._create(api, request, options, image, name)
         timer: threading.Timer | None = None
+        lost = False
         try:
             with docker_errors(api.base_url, image=options.image, doing=f"running {request.task_name}"):
                 if not self._start(api, state):
@@ -144,14 +184,62 @@ class DockerExecutor:
                     timer.daemon = True
                     timer.start()
                 self._pump(api, state, request)
-                status = retrying(lambda: api.wait(state.id, timeout=None))
+                # Not retried on a broken connection: the engine went away (EngineLost), and a
+                # restarted engine would answer with the status of the container it stopped.
+                status = retrying(lambda: api.wait(state.id, timeout=None), when=engine_answered)
                 with state.lock:
                     state.finished = True
             return self._result(api, state, int(status.get("StatusCode", -1)), options, timeout)
+        except EngineUnavailable:
+            lost = True  # run() waits for the engine and removes the container then
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
-            self._remove(api, state, request)
+            if lost:
+                with self._lock:
+                    self._running.pop(state.id, None)
+            else:
+                self._remove(api, state, request)
+
+    def _engine_lost(
+        self, api: docker.APIClient, request: ExecRequest, name: str, cause: EngineUnavailable
+    ) -> ExecResult:
+        """The engine stopped answering mid-task: say so in the task's output, wait for it (at
+        most `engine_wait` seconds), remove what is left of the container `name`, and raise
+        EngineLost (recovered or not) for the runner to decide. CANCELED when the run is
+        stopped meanwhile."""
+        where = engine_address(api.base_url)
+        say = request.on_output
+        say(f"[dockerflow] the Docker engine stopped answering; waiting up to {self._engine_wait:g}s for it")
+        started = time.monotonic()
+        deadline = started + self._engine_wait
+        while True:
+            if self._canceled.is_set():
+                return ExecResult(-1, ExitReason.CANCELED, "canceled while waiting for the Docker engine")
+            if _answers(api, timeout=max(0.5, min(5.0, deadline - time.monotonic()))):
+                break
+            if time.monotonic() >= deadline:
+                raise EngineLost(
+                    f"{engine_down_message(where)} (it stopped answering while {request.task_name} ran and "
+                    f"did not answer again within {self._engine_wait:g}s; the next run removes its container {name})",
+                    recovered=False, container=name, waited=time.monotonic() - started,
+                ) from cause
+            self._canceled.wait(0.25)
+        waited = time.monotonic() - started
+        try:
+            retrying(lambda: api.remove_container(name, force=True))
+            removed = f"removed the task's container {name}"
+        except docker.errors.NotFound:
+            removed = "the task's container was already gone"
+        except Exception as exc:  # noqa: BLE001 - the re-run does not need it gone; the reaper will
+            removed = f"warning: {translate(exc, base_url=api.base_url, doing=f'removing container {name}')}"
+        say(f"[dockerflow] the Docker engine answers again after {waited:.0f}s; {removed}")
+        raise EngineLost(
+            f"the Docker engine at {where} stopped answering while {request.task_name} ran"
+            f" (it answered again after {waited:.0f}s)",
+            recovered=True, container=name, waited=waited,
+        ) from cause
 
     def _pump(self, api: docker.APIClient, state: _Running, request: ExecRequest) -> None:
         """Stream the container's log to on_output until it stops."""
@@ -179,10 +267,9 @@ class DockerExecutor:
         return True
 
     def _create(
-        self, api: docker.APIClient, request: ExecRequest, options: DockerOptions, image: ResolvedImage
+        self, api: docker.APIClient, request: ExecRequest, options: DockerOptions, image: ResolvedImage, name: str
     ) -> _Running:
         kwargs = self._container_args(api, request, options, image)
-        name = _container_name(request.task_name)
 
         def create() -> str:
             try:
@@ -341,6 +428,15 @@ class DockerExecutor:
                 self._client = None
         if client is not None and self._owns_client:
             client.close()
+
+
+def _answers(api: docker.APIClient, timeout: float) -> bool:
+    """Whether the engine answers GET /_ping within `timeout` seconds (APIClient.ping has no
+    timeout: a starting engine may accept a connection long before it answers)."""
+    try:
+        return bool(api._result(api._get(api._url("/_ping"), timeout=timeout)) == "OK")
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+        return False
 
 
 _NAME_BAD = re.compile(r"[^a-zA-Z0-9_.-]+")

@@ -24,7 +24,7 @@ from typing import Any
 import docker
 
 from dockerflow.executors.docker_errors import BuildFailed, docker_errors
-from dockerflow.executors.docker_options import BuildSettings
+from dockerflow.executors.docker_options import DEFAULT_NETWORK, BuildSettings
 
 BUILD_REPOSITORY = "dockerflow-build"
 LOG_TAIL_LINES = 30
@@ -72,8 +72,9 @@ def _build_params(
     all_labels = {**settings.labels, **labels}
     if all_labels:
         params["labels"] = json.dumps(all_labels)
-    if settings.network:
-        params["networkmode"] = settings.network
+    # Build steps share the host's network unless build_options say otherwise, like the
+    # containers of tasks (docker_options.DEFAULT_NETWORK): no bridge is needed to build.
+    params["networkmode"] = settings.network or DEFAULT_NETWORK
     if settings.extra_hosts:
         params["extrahosts"] = [f"{host}:{ip}" for host, ip in settings.extra_hosts.items()]
     if settings.shm_size:

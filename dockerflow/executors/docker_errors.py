@@ -4,6 +4,13 @@
     docker_errors(...)       context manager: `with docker_errors(base_url, image=x): ...`
     retrying(fn, ...)        call fn, retrying transient API errors (tenacity)
     is_transient(exc)        connection reset, 5xx, 409 "removal in progress"
+    engine_answered(exc)     5xx, 409 "removal in progress" only: the engine itself answered
+
+A connection problem (refused, missing socket, reset) becomes `EngineUnavailable` (exit
+status 3). Calls that must not outlive an engine restart unnoticed (waiting for a container)
+retry only with `engine_answered`: a broken connection there means the engine went away, and
+retrying against a restarted engine would report the container it stopped on its way down as
+the task's result.
 
 Nothing else in dockerflow looks at `docker.errors` classes.
 """
@@ -19,7 +26,7 @@ import docker.errors
 import requests.exceptions
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from dockerflow.errors import ExecutorError
+from dockerflow.errors import EngineUnavailable, ExecutorError
 
 T = TypeVar("T")
 
@@ -79,10 +86,18 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def retrying(fn: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
-    """Call `fn()`; retry transient Docker API errors with exponential backoff."""
+def engine_answered(exc: BaseException) -> bool:
+    """True for transient errors the engine itself sent (5xx, 409 'in progress'); never for a
+    broken connection."""
+    return isinstance(exc, docker.errors.APIError) and exc.response is not None and is_transient(exc)
+
+
+def retrying(
+    fn: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS, when: Callable[[BaseException], bool] = is_transient
+) -> T:
+    """Call `fn()`; retry transient Docker API errors (`when`) with exponential backoff."""
     retryer = Retrying(
-        retry=retry_if_exception(is_transient),
+        retry=retry_if_exception(when),
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=0.1, max=2.0),
         reraise=True,
@@ -97,6 +112,15 @@ def engine_address(base_url: str = "") -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
+def engine_down_message(where: str = "", doing: str = "") -> str:
+    """One line: the engine at `where` does not answer, and how to start one."""
+    what = f" (while {doing})" if doing and doing != "connecting" else ""
+    return (
+        f"the Docker engine at {engine_address(where)} does not answer{what}: "
+        "start it (sudo systemctl start docker, or dockerd) or set DOCKER_HOST"
+    )
+
+
 def translate(exc: BaseException, *, base_url: str = "", image: str | None = None, doing: str = "") -> ExecutorError:
     """Turn an exception raised by the Docker SDK into an ExecutorError saying what to do."""
     if isinstance(exc, ExecutorError):
@@ -109,9 +133,7 @@ def translate(exc: BaseException, *, base_url: str = "", image: str | None = Non
             "add your user to the 'docker' group (then log in again) or set DOCKER_HOST"
         )
     if _is_connection_problem(exc):
-        return ExecutorError(
-            f"Cannot connect to the Docker engine at {where}{what}: start it (dockerd) or set DOCKER_HOST"
-        )
+        return EngineUnavailable(engine_down_message(where, doing))
     if isinstance(exc, docker.errors.ImageNotFound) or (
         image and isinstance(exc, docker.errors.NotFound) and "image" in _explanation(exc).lower()
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,7 +11,9 @@ from typing import Any, ClassVar, Protocol
 
 from dockerflow.errors import TaskFailure
 from dockerflow.executors.base import ExecRequest, ExecResult, Executor, ExitReason
+from dockerflow.executors.docker_options import parse_docker_options
 from dockerflow.graph.task import TaskResult
+from dockerflow.pathnames import task_file_name
 from dockerflow.secrets import SecretResolver
 
 
@@ -54,8 +57,7 @@ class OperatorContext:
     @property
     def io_dir(self) -> Path:
         if self._io_dir is None:
-            safe = self.full_name.replace("/", "_")
-            self._io_dir = self.io_root / safe
+            self._io_dir = self.io_root / task_file_name(self.full_name)
             self._io_dir.mkdir(parents=True, exist_ok=True)
         return self._io_dir
 
@@ -76,7 +78,9 @@ class OperatorContext:
 
     def execute(self, argv: list[str], env: dict[str, str], needs_python: bool = False,
                 timeout: float | None = None) -> ExecResult:
-        docker = self.docker_config()
+        raw = self.docker_config()
+        docker = None if raw is None else parse_docker_options(
+            raw, host_env=os.environ, base_dir=str(self.project_dir))
         request = ExecRequest(argv=argv, env=env, cwd=self.workdir, project_dir=self.project_dir,
                               io_dir=self.io_dir, task_name=self.full_name,
                               on_output=self.output, docker=docker, taskside=self.taskside,

@@ -30,7 +30,7 @@ from typing import Any
 
 from dockerflow.dig.compile import Compiler, parse_retry_value
 from dockerflow.dig.yaml_loader import load_file
-from dockerflow.errors import DigError, DockerflowError, TaskFailure
+from dockerflow.errors import DigError, DockerflowError, EngineLost, EngineUnavailable, TaskFailure
 from dockerflow.executors.base import Executor
 from dockerflow.executors.host import HostExecutor
 from dockerflow.expr import Evaluator, has_template
@@ -47,6 +47,7 @@ from dockerflow.store.local import LocalStore
 from dockerflow.timeutil import iso_offset, parse_session_time, parse_zone
 
 TASKSIDE = Path(__file__).resolve().parent.parent / "taskside"
+ENGINE_RERUNS = 3  # how many times one task is run again after the Docker engine restarted
 NOT_EVALUATED = frozenset({"_do", "_else_do"})
 
 
@@ -67,6 +68,8 @@ class RunSummary:
     failed: list[tuple[str, str]]
     seconds: float
     interrupted: int | None = None  # the signal number, when stopped by one
+    engine_reruns: int = 0  # tasks run again because the Docker engine restarted under them
+    engine_unavailable: list[str] = field(default_factory=list)  # failed: the engine did not answer
 
 
 @dataclass
@@ -114,6 +117,9 @@ class Runner:
         self.ran = 0
         self.skipped = 0
         self.interrupted: int | None = None
+        self._counts_lock = threading.Lock()  # workers update the engine counters
+        self.engine_reruns = 0
+        self.engine_unavailable: set[str] = set()
 
     # -- executors ---------------------------------------------------------------------------
     def docker(self) -> Executor:
@@ -169,7 +175,8 @@ class Runner:
             self.reporter.close()
         return RunSummary(success=self.sched.success, ran=self.ran, skipped=self.skipped,
                           failed=self._failures(), seconds=time.monotonic() - started,
-                          interrupted=self.interrupted)
+                          interrupted=self.interrupted, engine_reruns=self.engine_reruns,
+                          engine_unavailable=sorted(self.engine_unavailable))
 
     def _wait_events(self) -> None:
         timeout = self.sched.next_wakeup()
@@ -320,18 +327,42 @@ class Runner:
             if not operator.inline:
                 self.reporter.task_started(task.full_name)
             ctx = self._context(task, str(op_name), params, config, log=not operator.inline)
-            result = operator.run(ctx)
+            reruns = 0
+            while True:  # an engine restart under the task is not its failure: run it again
+                try:
+                    result = operator.run(ctx)
+                    break
+                except EngineLost as e:
+                    if not e.recovered or self.canceled.is_set():
+                        raise
+                    if reruns >= ENGINE_RERUNS:
+                        raise EngineUnavailable(f"{e}; the engine restarted {reruns + 1} times while"
+                                                " this task ran: not running it again") from e
+                    reruns += 1
+                    with self._counts_lock:
+                        self.engine_reruns += 1
+                    ctx = self._context(task, str(op_name), params, config, log=not operator.inline)
+                    ctx.output(f"[dockerflow] running {task.full_name} again because the Docker"
+                               f" engine restarted (re-run {reruns} of at most {ENGINE_RERUNS})")
             if self.canceled.is_set():
                 raise TaskFailure("canceled")
             if result.subtask_config is not None:
                 result.sub_spec = self._compile_sub(task, result.subtask_config)
             out.result = result
+        except EngineUnavailable as e:
+            out.error = {"message": str(e)}
+            with self._counts_lock:
+                self.engine_unavailable.add(task.full_name)
+            return out
         except DockerflowError as e:
             out.error = {"message": str(e)}
         except Exception as e:  # a bug: keep the run alive, show where
             out.error = {"message": f"unexpected error: {e!r}",
                          "stacktrace": traceback.format_exc()}
             self.reporter.info(traceback.format_exc())
+        if self.engine_unavailable:
+            with self._counts_lock:
+                self.engine_unavailable.discard(task.full_name)  # a retry that got further
         return out
 
     def _evaluate(self, task: Task, raw: dict[str, Any],

@@ -21,7 +21,7 @@ from dockerflow.errors import ExecutorError
 from dockerflow.executors.base import ExecRequest, ExecResult, ExitReason
 from dockerflow.executors.docker import DockerExecutor
 from dockerflow.executors.docker_errors import BuildFailed, ImageMissing
-from dockerflow.executors.docker_options import DockerOptionsError
+from dockerflow.executors.docker_options import DockerOptionsError, parse_docker_options
 from dockerflow.images import ensure_base
 
 pytestmark = pytest.mark.docker
@@ -70,7 +70,7 @@ def request(project: Path, script: str, lines: list[str] | None = None, **docker
         io_dir=project / ".dockerflow" / "io" / "t",
         task_name=extra.get("task_name", "+test+task"),
         on_output=sink.append,
-        docker={"image": TEST_IMAGE, **docker_opts},
+        docker=parse_docker_options({"image": TEST_IMAGE, **docker_opts}, host_env=os.environ, base_dir=str(project)),
         timeout=extra.get("req_timeout"),
         labels=extra.get("labels", {}),
         needs_python=extra.get("needs_python", False),
@@ -125,8 +125,9 @@ def test_env_goes_through_the_api(executor: DockerExecutor, images: str, project
 def test_docker_env_and_task_env(executor: DockerExecutor, images: str, project: Path) -> None:
     lines: list[str] = []
     req = request(project, 'echo "$A-$B-$C"', lines, env={"B": "task"})
-    assert req.docker is not None
-    req.docker.update({"env": {"A": "img", "B": "loses"}, "run_options": ["-e", "C=flag"]})
+    req.docker = parse_docker_options(
+        {"image": TEST_IMAGE, "env": {"A": "img", "B": "loses"}, "run_options": ["-e", "C=flag"]}
+    )
     executor.run(req)
     assert lines == ["img-task-flag"]
 
@@ -243,8 +244,8 @@ def test_missing_image_names_it(executor: DockerExecutor, images: str, project: 
 
 
 def test_bad_option_is_a_clear_error(executor: DockerExecutor, images: str, project: Path) -> None:
-    with pytest.raises(DockerOptionsError, match="'--entrypoint'"):
-        executor.run(request(project, "true", run_options=["--entrypoint", "/bin/true"]))
+    with pytest.raises(DockerOptionsError, match="'--entrypoint'"):  # parsed before the executor runs
+        request(project, "true", run_options=["--entrypoint", "/bin/true"])
 
 
 def test_needs_python(executor: DockerExecutor, images: str, project: Path) -> None:

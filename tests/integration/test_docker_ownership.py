@@ -74,12 +74,13 @@ import json, sys
 from pathlib import Path
 from dockerflow.executors.base import ExecRequest
 from dockerflow.executors.docker import DockerExecutor
+from dockerflow.executors.docker_options import parse_docker_options
 project = Path(sys.argv[1])
 lines = []
 result = DockerExecutor().run(ExecRequest(
     argv=["/bin/sh", "-c", "id -u; echo hi > written.txt; mkdir -p sub && touch sub/f; echo x > $HOME/h && echo home-ok"],
     env={}, cwd=project, project_dir=project, io_dir=project / ".dockerflow" / "io" / "t",
-    task_name="+own", on_output=lines.append, docker={"image": sys.argv[2]}))
+    task_name="+own", on_output=lines.append, docker=parse_docker_options({"image": sys.argv[2]})))
 print(json.dumps({"exit": result.exit_code, "lines": lines}))
 """
 
