@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dockerflow.cli.run_cmd import workflow_path
-from dockerflow.dig.workflow import load_workflow
+from dockerflow.dig.workflow import check_task_count, load_workflow
 from dockerflow.graph.spec import RetrySpec, TaskSpec
 
 
@@ -49,11 +49,14 @@ def describe(spec: TaskSpec, full: str, depth: int = 0) -> list[str]:
 @click.command("check")
 @click.argument("workflow")
 @click.option("--project", type=click.Path(file_okay=False), default=".")
-def check(workflow: str, project: str) -> None:
+@click.option("--max-tasks", type=click.IntRange(1), default=100_000, show_default=True,
+              help="Refuse workflows whose literal loops would make more tasks than this.")
+def check(workflow: str, project: str, max_tasks: int) -> None:
     """Validate WORKFLOW and print its tasks; exit 2 on any problem."""
     proj = Path(project).resolve()
     warnings: list[str] = []
     wf = load_workflow(workflow_path(proj, workflow), proj, warnings=warnings)
+    check_task_count(wf, max_tasks)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"workflow: {wf.name}")

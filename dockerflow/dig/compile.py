@@ -7,12 +7,15 @@ at run time (`_do` bodies, `py>` subtasks, `call>` files), where errors name the
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from dockerflow.errors import DigError
-from dockerflow.graph.spec import RetrySpec, TaskSpec
+from dockerflow.executors.docker_options import KNOWN_KEYS as DOCKER_KEYS
+from dockerflow.executors.docker_options import DockerOptionsError, parse_docker_options
+from dockerflow.graph.spec import RetrySpec, TaskSpec, static_size
 
 TASK_NAME_RE = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.]+$")
 GROUP_KEYS = frozenset({
@@ -202,11 +205,17 @@ class Compiler:
         if op == "if" and "_do" not in config and "_else_do" not in config:
             raise self.loc.error(config, op_key,
                                  f"if> in {name} requires '_do' and/or '_else_do'")
-        for body in ("_do", "_else_do"):
-            if body in config:
-                self.compile_task("+" + body, config[body], config, body)  # validate only
+        bodies = {body: self.compile_task("+" + body, config[body], config, body)
+                  for body in ("_do", "_else_do") if body in config}
         if "_parallel" in config:
             self.parse_parallel(config, allow_expr=True)  # validate; the operator reads it
+        if "docker" in config:
+            self.check_docker(config, "docker")
+        generates = 0
+        if op in LOOP_OPERATORS:
+            count = loop_count(op, config, op_key, self.loc)
+            if count is not None:
+                generates = 1 + count * static_size(bodies["_do"])
         retry_raw = config.get("_retry")
         return TaskSpec(
             name=name,
@@ -220,6 +229,7 @@ class Compiler:
             check=self.compile_hook(config, "_check", "^check"),
             file=getattr(config, "file", None) or self.loc.default_file,
             line=getattr(config, "line", None),
+            generates=generates,
         )
 
     def warn_unused(self, name: str, op: str, config: Mapping[str, Any]) -> None:
@@ -267,12 +277,37 @@ class Compiler:
         if export is not None and not isinstance(export, Mapping):
             raise self.loc.error(config, "_export", "_export must be a mapping")
         out = dict(export or {})
+        if export is not None and "docker" in export:
+            self.check_docker(export, "docker")
         remap = config.get("_secrets")
         if isinstance(remap, Mapping):
             out["_secrets"] = dict(remap)
         elif remap not in (None, True, False):
             raise self.loc.error(config, "_secrets", "_secrets must be a map of prefix: prefix")
         return out
+
+    def check_docker(self, parent: Mapping[str, Any], key: str) -> None:
+        """Validate a `docker:` fragment (from `_export` or a task's own key) as far as it is
+        literal: unknown keys (with a did-you-mean) and bad values, at the key's line. A
+        fragment need not name the image: it may come from an `_export` further up."""
+        value = parent[key]
+        if is_expr(value):
+            return
+        if not isinstance(value, Mapping):
+            raise self.loc.error(parent, key, "docker: must be a mapping, e.g."
+                                 " docker: {image: dockerflow/python:latest}")
+        for name, item in value.items():
+            if name not in DOCKER_KEYS:
+                raise self.loc.error(value, name, f"unknown docker option '{name}'"
+                                     + did_you_mean(str(name), DOCKER_KEYS)
+                                     + "; known: " + ", ".join(DOCKER_KEYS))
+            if any(is_expr(text) for text in _strings(item)):
+                continue  # evaluated per task; the executor checks the value it gets
+            probe = {name: item} if name == "image" else {"image": "x", name: item}
+            try:
+                parse_docker_options(probe, host_env={}, base_dir="/")
+            except DockerOptionsError as e:
+                raise self.loc.error(value, name, str(e)) from None
 
     def parse_bool(self, config: Mapping[str, Any], key: str) -> bool:
         value = config.get(key, False)
@@ -339,6 +374,87 @@ def parse_retry_value(value: Any, fail: Any) -> RetrySpec:
     return RetrySpec(_int(value, "_retry", fail))
 
 
+def loop_count(op: str, config: Mapping[str, Any], op_key: str, loc: Locator) -> int | None:
+    """How many children a loop>/for_each>/for_range> with literal arguments makes (None when
+    `${...}` decides); literal arguments that the operator would refuse are refused here."""
+    command = config.get(op_key)
+
+    def fail(message: str) -> DigError:
+        return loc.error(config, op_key, f"{op}>: {message}")
+
+    if op == "loop":
+        count = command if command is not None else config.get("count")
+        if is_expr(count):
+            return None
+        if isinstance(count, str) and count.strip().isdigit():
+            return int(count)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise fail(f"the count must be a non-negative integer, got {count!r}")
+        return count
+    if is_expr(command):
+        return None
+    spec = _json_literal(command, fail)
+    if op == "for_each":
+        if not isinstance(spec, Mapping):
+            raise fail(f"needs a map of key: [values], got {_kind(spec)}")
+        total = 1
+        for key, values in spec.items():
+            if is_expr(values):
+                return None
+            values = _json_literal(values, lambda m, k=key: fail(f"values of '{k}': {m}"))
+            if not isinstance(values, list):
+                raise fail(f"values of '{key}' must be a list, got {_kind(values)}")
+            total *= len(values)
+        return total if spec else 0
+    if not isinstance(spec, Mapping):  # for_range
+        raise fail(f"needs {{from: N, to: M, step: S}} or {{from, to, slices: K}}, got {_kind(spec)}")
+    unknown = [k for k in spec if k not in ("from", "to", "step", "slices")]
+    if unknown:
+        raise fail(f"unknown key '{unknown[0]}'" + did_you_mean(str(unknown[0]), ("from", "to", "step", "slices")))
+    if ("step" in spec) == ("slices" in spec):
+        raise fail("needs exactly one of 'step' or 'slices'")
+    numbers: dict[str, int | None] = {}
+    for key in ("from", "to", "step", "slices"):
+        if key not in spec:
+            continue
+        value = spec[key]
+        if is_expr(value):
+            numbers[key] = None
+            continue
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail(f"'{key}' must be an integer, got {value!r}")
+        numbers[key] = value
+    for key in ("from", "to"):
+        if key not in spec:
+            raise fail(f"needs '{key}'")
+    for key in ("step", "slices"):
+        if numbers.get(key) is not None and numbers[key] < 1:  # type: ignore[operator]
+            raise fail(f"'{key}' must be at least 1, got {numbers[key]}")
+    start, end = numbers["from"], numbers["to"]
+    if start is None or end is None:
+        return None
+    if "slices" in spec:
+        slices = numbers["slices"]
+        if slices is None or end <= start:
+            return None if slices is None else 0
+        width = -(-(end - start) // slices)
+        return -(-(end - start) // width)
+    step = numbers["step"]
+    return None if step is None else max(0, -(-(end - start) // step))
+
+
+def _json_literal(value: Any, fail: Any) -> Any:
+    """A literal loop argument: a value, or JSON text (as Digdag accepts)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise fail(f"{value!r} is neither a list/map nor JSON text") from None
+
+
 def _int(value: Any, what: str, fail: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
@@ -359,8 +475,11 @@ def _num(value: Any, what: str, fail: Any) -> float:
 
 
 def _kind(value: Any) -> str:
-    return {str: "a string", int: "a number", float: "a number", bool: "a boolean",
-            list: "a list"}.get(type(value), type(value).__name__)
+    for kind, text in ((bool, "a boolean"), (str, "a string"), (int, "a number"),
+                       (float, "a number"), (list, "a list"), (Mapping, "a mapping")):
+        if isinstance(value, kind):
+            return text
+    return "nothing" if value is None else type(value).__name__
 
 
 def _strings(value: Any) -> list[str]:

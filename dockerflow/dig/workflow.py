@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from dockerflow.dig.compile import Compiler, is_expr
 from dockerflow.dig.schedule import parse_schedule
 from dockerflow.dig.yaml_loader import load_file
 from dockerflow.errors import DigError
-from dockerflow.graph.spec import TaskSpec, Workflow
+from dockerflow.graph.spec import TaskSpec, Workflow, static_size
 from dockerflow.timeutil import parse_zone
 
 NAME_RE = re.compile(r'^[^0-9+^@/\\:*?"<>|]')
@@ -47,14 +47,38 @@ def load_workflow(path: str | Path, project_dir: str | Path | None = None,
                        + (" (did you mean " + path.name + ".dig?)"
                           if Path(str(path) + ".dig").is_file() else ""))
     wf = _load_one(path, project, known_operators, warnings)
-    _check_calls(wf.root, path, project, known_operators, {path.resolve()}, warnings)
+    _check_calls(wf.root, path, project, known_operators, [path.resolve()], set(), warnings)
     return wf
+
+
+def check_task_count(workflow: Workflow, max_tasks: int) -> None:
+    """Refuse, before anything runs, a workflow whose literal loops alone would make more
+    than `max_tasks` tasks (`--max-tasks`), naming the loop that does."""
+    stack = [workflow.root]
+    while stack:
+        spec = stack.pop()
+        if spec.generates > max_tasks:
+            raise DigError(f"{spec.op}> in {spec.name} would generate {spec.generates:,} tasks,"
+                           f" more than the limit of {max_tasks:,}; make it smaller or raise"
+                           " --max-tasks", spec.file, spec.line)
+        stack.extend(spec.children)
+    total = static_size(workflow.root)
+    if total > max_tasks:
+        raise DigError(f"this workflow would have {total:,} tasks (counting those its loops"
+                       f" generate), more than the limit of {max_tasks:,}; raise --max-tasks",
+                       workflow.file)
 
 
 def _load_one(path: Path, project: Path, known: Collection[str] | Mapping[str, Collection[str]],
               warnings: list[str] | None) -> Workflow:
     shown = display_path(path, project)
     config = load_file(path, display_name=shown)
+    if not config:
+        raise DigError("the workflow file is empty: add a task, e.g. '+hello:' with"
+                       " 'echo>: hello' under it", shown)
+    if not any(str(key).startswith("+") for key in config):
+        raise DigError("the workflow has no tasks: add one, e.g. '+hello:' with 'echo>: hello'"
+                       " under it (task names start with '+')", shown, getattr(config, "line", None))
     return compile_workflow(config, path.stem, shown, known, warnings,
                             workdir=_workdir_of(path, project))
 
@@ -105,18 +129,20 @@ def _check_sla(sla: Any, fail: Any) -> None:
         raise fail("sla needs exactly one of 'time' or 'duration'")
 
 
-def _walk(spec: TaskSpec):  # type: ignore[no-untyped-def]
-    yield spec
-    for child in spec.children:
-        yield from _walk(child)
-    for hook in (spec.error, spec.check):
-        if hook is not None:
-            yield from _walk(hook)
+def _walk(spec: TaskSpec) -> Iterator[TaskSpec]:
+    """Every spec of the tree, hooks included, in file order (iterative: trees may be deep)."""
+    stack = [spec]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed([*node.children, *(h for h in (node.error, node.check) if h)]))
 
 
 def _check_calls(root: TaskSpec, path: Path, project: Path,
                  known: Collection[str] | Mapping[str, Collection[str]],
-                 seen: set[Path], warnings: list[str] | None) -> None:
+                 chain: list[Path], done: set[Path], warnings: list[str] | None) -> None:
+    """Load and validate every literal `call>` target (depth first); a target already on the
+    chain of calls is a cycle, refused with the chain of files."""
     for spec in _walk(root):
         target = spec.config.get("_command") if spec.op == "call" else None
         if not isinstance(target, str) or is_expr(target):
@@ -125,11 +151,16 @@ def _check_calls(root: TaskSpec, path: Path, project: Path,
         if not called.is_file():
             raise DigError(f"call> target '{target}' does not exist (looked for {called})",
                            spec.file, spec.line)
-        if called.resolve() in seen:
+        key = called.resolve()
+        if key in chain:
+            files = [display_path(p, project) for p in chain[chain.index(key):] + [key]]
+            raise DigError("call> cycle: " + " -> ".join(files) + "; a workflow can't call"
+                           " itself, directly or through others", spec.file, spec.line)
+        if key in done:
             continue
-        seen.add(called.resolve())
         wf = _load_one(called, project, known, warnings)
-        _check_calls(wf.root, called, project, known, seen, warnings)
+        _check_calls(wf.root, called, project, known, chain + [key], done, warnings)
+        done.add(key)
 
 
 def resolve_call(base_dir: Path, target: str) -> Path:

@@ -418,6 +418,21 @@ def _check_depth(text: str, file: str) -> None:
         # otherwise the composer reports it with the usual message
 
 
+def _too_deep(exc: yaml.YAMLError, file: str, text: str) -> DigError | None:
+    """Our refusal when the parser gave up because of deep nesting, whatever its wording:
+    block nesting shows as deep indentation at the line it stopped, flow nesting as brackets."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        row = text.split("\n", mark.line + 1)[mark.line] if text.count("\n") >= mark.line else ""
+        if len(row) - len(row.lstrip(" ")) >= _MAX_DEPTH:
+            return DigError("the data is nested too deeply here (YAML allows about 1000"
+                            " levels); flatten the structure", file, mark.line + 1)
+    deepest, line = _bracket_depth(text)
+    if deepest > _MAX_DEPTH:
+        return DigError(f"the data is nested more than {_MAX_DEPTH} levels deep", file, line)
+    return None
+
+
 def _bracket_depth(text: str) -> tuple[int, int]:
     """The deepest flow nesting ([ and {) outside quotes and comments, and its line."""
     depth = deepest = 0
@@ -461,7 +476,7 @@ def _compose(text: str, file: str) -> Node | None:
             if dispose is not None:
                 dispose()
     except yaml.YAMLError as e:
-        raise _syntax_error(e, file, text) from None
+        raise _too_deep(e, file, text) or _syntax_error(e, file, text) from None
     except RecursionError:  # the pure-Python composer
         raise DigError("the data is nested too deeply", file, None) from None
 

@@ -30,7 +30,13 @@ from dockerflow.graph.task import Task, TaskResult
 
 
 def count_specs(spec: TaskSpec) -> int:
-    return 1 + sum(count_specs(c) for c in spec.children)
+    """Nodes of a spec tree (iterative: trees may be nested hundreds deep)."""
+    total, stack = 0, [spec]
+    while stack:
+        node = stack.pop()
+        total += 1
+        stack.extend(node.children)
+    return total
 
 
 class Scheduler:
@@ -287,7 +293,12 @@ class Scheduler:
 
 
 def _subtree_size(task: Task) -> int:
-    return 1 + sum(_subtree_size(c) for c in task.children)
+    total, stack = 0, [task]
+    while stack:
+        node = stack.pop()
+        total += 1
+        stack.extend(node.children)
+    return total
 
 
 class TooManyTasks(Exception):

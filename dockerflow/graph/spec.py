@@ -38,6 +38,8 @@ class TaskSpec:
     parallel    whether the children of a group run at once
     limit       chunk size for `_parallel: {limit: N}`
     retry       parsed `_retry`, or a raw "${...}" string on operator tasks (evaluated per run)
+    generates   tasks a loop>/for_each>/for_range> with literal arguments will generate
+                (known when compiled; 0 when unknown or none)
     """
 
     name: str
@@ -54,6 +56,7 @@ class TaskSpec:
     check: TaskSpec | None = None
     file: str | None = None
     line: int | None = None
+    generates: int = 0
 
     @property
     def is_group(self) -> bool:
@@ -63,6 +66,18 @@ class TaskSpec:
         if self.file and self.line:
             return f"{self.file}:{self.line}"
         return self.file or ""
+
+
+def static_size(spec: TaskSpec) -> int:
+    """Tasks of the tree, counting those that literal loop arguments will generate
+    (iterative: trees may be nested hundreds deep)."""
+    total = 0
+    stack = [spec]
+    while stack:
+        node = stack.pop()
+        total += 1 + node.generates
+        stack.extend(node.children)
+    return total
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,10 +74,27 @@ def _child(body: Any, export: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _body_size(body: Any) -> int:
+    """Tasks one copy of a `_do` body makes: its group and every +task below it."""
+    total, stack = 0, [body]
+    while stack:
+        node = stack.pop()
+        total += 1
+        if isinstance(node, Mapping):
+            stack.extend(v for k, v in node.items() if isinstance(k, str) and k.startswith("+"))
+    return total
+
+
+def _check_count(ctx: OperatorContext, count: int, what: str) -> None:
+    """Refuse before any child exists: `count` copies of the body must fit in --max-tasks."""
+    total = count * _body_size(ctx.config.get("_do"))
+    if total > ctx.max_tasks:
+        raise TaskFailure(f"Too many {what} subtasks: {count:,} iterations would make {total:,}"
+                          f" tasks. Limit: {ctx.max_tasks:,} (--max-tasks)")
+
+
 def _loop_group(ctx: OperatorContext, children: list[tuple[str, dict[str, Any]]],
                 what: str) -> TaskResult:
-    if len(children) > ctx.max_tasks:
-        raise TaskFailure(f"Too many {what} subtasks. Limit: {ctx.max_tasks}")
     config: dict[str, Any] = {}
     parallel = ctx.config.get("_parallel")
     if parallel is not None:
@@ -106,6 +123,9 @@ class LoopOperator:
     def run(self, ctx: OperatorContext) -> TaskResult:
         count = ctx.command if ctx.command is not None else ctx.config.get("count")
         n = _int(count, "loop> count")
+        if n < 0:
+            raise TaskFailure(f"loop> count must not be negative, got {n}")
+        _check_count(ctx, n, "loop")
         return _loop_group(ctx, [(f"+loop-{i}", {"i": i}) for i in range(n)], "loop")
 
 
@@ -141,9 +161,7 @@ class ForEachOperator:
             if not isinstance(values, list):
                 raise TaskFailure(f"for_each> values of '{k}' must be a list")
             lists.append(values)
-        total = math.prod(len(v) for v in lists) if lists else 0
-        if total > ctx.max_tasks:
-            raise TaskFailure(f"Too many for_each subtasks. Limit: {ctx.max_tasks}")
+        _check_count(ctx, math.prod(len(v) for v in lists) if lists else 0, "for_each")
         children = []
         for combo in itertools.product(*[list(enumerate(v)) for v in lists]):
             name = "+for-" + "&".join(f"{ki}={_name_part(k)}={vi}={_name_part(v)}"
@@ -174,6 +192,7 @@ class ForRangeOperator:
             step = math.ceil((end - start) / slices)
         if step < 1:
             raise TaskFailure("for_range> step must be at least 1")
+        _check_count(ctx, len(range(start, end, step)), "for_range")
         children = []
         index = 0
         for lo in range(start, end, step):

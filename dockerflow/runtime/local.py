@@ -31,10 +31,14 @@ class LocalAttempt:
     attempt_id: int
 
     def run(self) -> RunSummary:
-        summary = self.runner.run()
-        status = "success" if summary.success else "killed" if summary.interrupted else "error"
-        self.store.finish_attempt(self.attempt_id, status)
-        return summary
+        """Run the attempt; it is always finished in the store, even when the run breaks."""
+        status = "error"
+        try:
+            summary = self.runner.run()
+            status = "success" if summary.success else "killed" if summary.interrupted else "error"
+            return summary
+        finally:
+            self.store.finish_attempt(self.attempt_id, status)
 
 
 def state_dir(project: Path) -> Path:
@@ -57,9 +61,13 @@ def start_attempt(workflow: Workflow, project: Path, store: LocalStore, session_
     stamp = session_time.strftime("%Y%m%dT%H%M%S%z")
     if reporter.log_dir is None:
         reporter.log_dir = state_dir(project) / "logs" / workflow.name / stamp
-    runner = Runner(workflow, project, session, attempt_params, store, session_id, reporter,
-                    options, docker_factory=docker_factory,
-                    io_root=state_dir(project) / "io" / workflow.name / stamp,
-                    requiring=requiring + (f"{workflow.name}@{iso_offset(session_time)}",),
-                    secrets=LocalSecrets().values() if secrets is None else secrets)
+    try:
+        runner = Runner(workflow, project, session, attempt_params, store, session_id, reporter,
+                        options, docker_factory=docker_factory,
+                        io_root=state_dir(project) / "io" / workflow.name / stamp,
+                        requiring=requiring + (f"{workflow.name}@{iso_offset(session_time)}",),
+                        secrets=LocalSecrets().values() if secrets is None else secrets)
+    except BaseException:  # refused (too many tasks...): the attempt must not stay 'running'
+        store.finish_attempt(attempt_id, "refused")
+        raise
     return LocalAttempt(runner, store, session_id, attempt_id)

@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 from typing import IO, TextIO
 
+from dockerflow.pathnames import task_file_name
+
 
 class Reporter:
     """Prints events (thread-safe) and keeps a log file per task that printed something."""
@@ -61,7 +63,7 @@ class Reporter:
         log = self._logs.get(name)
         if log is None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            log = open(self.log_dir / f"{name.replace('/', '_')}.log", "a", encoding="utf-8")
+            log = open(self.log_dir / f"{task_file_name(name)}.log", "a", encoding="utf-8")
             self._logs[name] = log
         return log
 

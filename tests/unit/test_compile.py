@@ -11,7 +11,7 @@ from dockerflow.dig.yaml_loader import load_text
 from dockerflow.errors import DigError
 from dockerflow.graph.spec import RetrySpec
 
-OPTIONS = {"sh": {"shell"}, "echo": set(), "loop": {"count"}}
+OPTIONS = {"sh": {"shell"}, "echo": set(), "loop": {"count"}, "for_each": set(), "for_range": set()}
 
 
 def compile_root(text: str) -> tuple[object, list[str]]:
@@ -70,3 +70,48 @@ def test_retry_expression_on_group_is_ignored_with_a_warning():
 def test_refusals_name_the_problem(text: str, message: str):
     with pytest.raises(DigError, match=re.escape(message)):
         compile_root(text)
+
+
+def test_literal_loops_count_the_tasks_they_will_generate():
+    from dockerflow.graph.spec import static_size
+
+    root, _ = compile_root("+l:\n  loop>: 3\n  _do:\n    +a: {echo>: x}\n    +b: {echo>: y}\n"
+                           "+e:\n  for_each>: {k: [1, 2], v: '[\"a\", \"b\", \"c\"]'}\n  _do: {echo>: z}\n"
+                           "+r:\n  for_range>: {from: 0, to: 10, slices: 3}\n  _do: {echo>: w}\n"
+                           "+s:\n  for_range>: {from: 0, to: 10, step: 4}\n  _do: {echo>: w}\n"
+                           "+x:\n  loop>: ${n}\n  _do: {echo>: v}\n")
+    counts = {c.name: c.generates for c in root.children}
+    # the ^sub group, then each iteration's group holding one copy of the body
+    assert counts == {"+l": 1 + 3 * 3, "+e": 1 + 6, "+r": 1 + 3, "+s": 1 + 3, "+x": 0}
+    assert static_size(root) == 1 + 5 + 10 + 7 + 4 + 4
+
+
+@pytest.mark.parametrize("text, message", [
+    ("+l:\n  loop>: -1\n  _do: {echo>: x}\n", "non-negative integer"),
+    ("+e:\n  for_each>: {k: 3}\n  _do: {echo>: x}\n", "values of 'k' must be a list"),
+    ("+e:\n  for_each>: 'not json'\n  _do: {echo>: x}\n", "neither a list/map nor JSON"),
+    ("+r:\n  for_range>: {from: 0, to: 9}\n  _do: {echo>: x}\n", "exactly one of 'step' or 'slices'"),
+    ("+r:\n  for_range>: {from: 0, to: 9, step: 0}\n  _do: {echo>: x}\n", "'step' must be at least 1"),
+    ("+r:\n  for_range>: {to: 9, step: 1}\n  _do: {echo>: x}\n", "needs 'from'"),
+    ("+r:\n  for_range>: {from: 0, too: 9, step: 1}\n  _do: {echo>: x}\n", "unknown key 'too'.*did you mean 'to'"),
+])
+def test_literal_loop_arguments_are_checked(text, message):
+    with pytest.raises(DigError, match=message) as e:
+        compile_root(text)
+    assert e.value.file == "wf.dig" and e.value.line == 2
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("_export:\n  docker:\n    imagee: x\n+a: {echo>: x}\n", 3, r"unknown docker option 'imagee' \(did you mean 'image'\?\)"),
+    ("+a:\n  _export:\n    docker:\n      cpus: many\n  echo>: x\n", 4, "docker.cpus"),
+    ("+a:\n  docker:\n    run_options: [--frobnicate]\n  echo>: x\n", 3, "frobnicate"),
+    ("+a:\n  _export:\n    docker: an-image\n  echo>: x\n", 3, "docker: must be a mapping"),
+])
+def test_docker_options_are_checked_where_they_are_written(text, line, message):
+    with pytest.raises(DigError, match=message) as e:
+        compile_root(text)
+    assert e.value.line == line
+
+
+def test_docker_options_with_expressions_wait_for_run_time():
+    compile_root("_export:\n  docker:\n    image: ${img}\n    memory: ${mem}\n+a: {echo>: x}\n")

@@ -20,7 +20,7 @@ def leaf() -> st.SearchStrategy[dict[str, Any]]:
     opts = st.fixed_dictionaries({}, optional={
         "_retry": st.integers(0, 2), "_error": st.just({"echo>": "handled"}),
         "_check": st.just({"echo>": "checked"}), "_background": st.just(True)})
-    return st.builds(lambda op, o: {op: "x", **o}, st.sampled_from(["sh>", "loop>"]), opts)
+    return st.builds(lambda op, o: {op: "x" if op == "sh>" else "${n}", **o}, st.sampled_from(["sh>", "loop>"]), opts)
 
 
 def group(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
