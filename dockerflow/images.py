@@ -1,8 +1,9 @@
-"""Images dockerflow ships: an offline Debian base and the runner images under images/.
+"""Images dockerflow ships: an offline Debian base and the runner images in the package.
 
     ensure_base(name)                   the base image; bootstrapped offline when missing:
         debootstrap --variant=minbase --include=python3 bookworm DIR  ->  tar  ->  /images/create
-    build_runner_images(base)           every images/<dir>/Dockerfile -> dockerflow/<dir>:latest
+    images_dir()                        dockerflow/runner_images/ (package data, importlib.resources)
+    build_runner_images(base)           every runner_images/<dir>/Dockerfile -> dockerflow/<dir>:latest
         (build arg BASE = base when it is here or can be pulled, else ensure_base())
 
 No registry is needed: the base comes from the Debian mirror through debootstrap.
@@ -13,7 +14,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import docker
@@ -25,12 +29,41 @@ from dockerflow.executors.docker_errors import docker_errors, translate
 
 DEFAULT_BASE = "dockerflow/debian-base:bookworm"
 RUNNER_REPOSITORY = "dockerflow"
+RUNNER_IMAGES = "runner_images"  # package data: dockerflow/runner_images/<name>/Dockerfile
 Output = Callable[[str], None]
 
 
-def images_dir() -> Path:
-    """The images/ folder of the source checkout (one sub-folder per runner image)."""
-    return Path(__file__).resolve().parents[1] / "images"
+def images_dir() -> Traversable:
+    """The runner_images/ folder shipped in the package (one sub-folder per runner image).
+
+    A Traversable, not necessarily a real folder (the package may live in a zip): read it with
+    `/` and read_text(); build_runner_images makes it a real folder for the build contexts.
+    """
+    return resources.files("dockerflow") / RUNNER_IMAGES
+
+
+@contextmanager
+def _as_folder(folder: Path | Traversable) -> Iterator[Path]:
+    """`folder` as a real folder: itself when on disk, else a temporary copy (a zipped package).
+
+    importlib.resources.as_file copies only files before Python 3.12, hence the walk here.
+    """
+    if isinstance(folder, Path):
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="dockerflow-images-") as tmp:
+        root = Path(tmp) / folder.name
+
+        def copy(source: Traversable, target: Path) -> None:
+            if source.is_dir():
+                target.mkdir()
+                for child in source.iterdir():
+                    copy(child, target / child.name)
+            elif source.is_file():
+                target.write_bytes(source.read_bytes())
+
+        copy(folder, root)
+        yield root
 
 
 def _client(client: docker.DockerClient | None) -> docker.DockerClient:
@@ -129,27 +162,31 @@ def build_runner_images(
     on_output: Output = print,
     *,
     client: docker.DockerClient | None = None,
-    folder: Path | None = None,
+    folder: Path | Traversable | None = None,
 ) -> list[str]:
-    """Build each images/<dir>/Dockerfile as dockerflow/<dir>:latest; return the tags built."""
+    """Build each <folder>/<dir>/Dockerfile as dockerflow/<dir>:latest; return the tags built.
+
+    `folder` defaults to images_dir(), the runner images shipped in the package; it is made a
+    real folder (a temporary copy when the package is not on disk) while the contexts are read.
+    """
     client = _client(client)
     api = client.api
-    folder = folder or images_dir()
-    dirs = sorted(d for d in folder.iterdir() if (d / "Dockerfile").is_file()) if folder.is_dir() else []
-    if not dirs:
-        raise ExecutorError(f"no images/*/Dockerfile found under {folder}")
-    base_image = _usable_base(api, client, base, on_output)
-    built: list[str] = []
-    for directory in dirs:
-        tag = f"{RUNNER_REPOSITORY}/{directory.name}:latest"
-        on_output(f"[images] building {tag} FROM {base_image}")
-        build_image(
-            api,
-            context=context_tar(folder=directory),
-            tag=tag,
-            buildargs={"BASE": base_image},
-            labels={"dockerflow.image": directory.name},
-            on_line=_prefixed(on_output, f"[{directory.name}] "),
-        )
-        built.append(tag)
+    with _as_folder(folder if folder is not None else images_dir()) as root:
+        dirs = sorted(d for d in root.iterdir() if (d / "Dockerfile").is_file()) if root.is_dir() else []
+        if not dirs:
+            raise ExecutorError(f"no <image>/Dockerfile found under {root}")
+        base_image = _usable_base(api, client, base, on_output)
+        built: list[str] = []
+        for directory in dirs:
+            tag = f"{RUNNER_REPOSITORY}/{directory.name}:latest"
+            on_output(f"[images] building {tag} FROM {base_image}")
+            build_image(
+                api,
+                context=context_tar(folder=directory),
+                tag=tag,
+                buildargs={"BASE": base_image},
+                labels={"dockerflow.image": directory.name},
+                on_line=_prefixed(on_output, f"[{directory.name}] "),
+            )
+            built.append(tag)
     return built

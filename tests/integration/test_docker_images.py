@@ -1,4 +1,4 @@
-"""The offline base image, the runner images under images/, and `dockerflow images build`."""
+"""The offline base image, the runner images of dockerflow/runner_images/, and `dockerflow images build`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from dockerflow.cli.images_cmd import images
 from dockerflow.executors.base import ExecRequest
 from dockerflow.executors.docker import DockerExecutor
+from dockerflow.executors.docker_options import parse_docker_options
 from dockerflow.images import DEFAULT_BASE, build_runner_images, ensure_base, images_dir
 
 pytestmark = pytest.mark.docker
@@ -55,7 +56,7 @@ def test_runner_image_runs_py_tasks_as_the_invoking_user(client: docker.DockerCl
         ExecRequest(
             argv=["/bin/sh", "-c", script], env={}, cwd=tmp_path, project_dir=tmp_path,
             io_dir=tmp_path, task_name="+runner", on_output=lines.append,
-            docker={"image": "dockerflow/python:latest", "user": "1234:1234"}, needs_python=True,
+            docker=parse_docker_options({"image": "dockerflow/python:latest", "user": "1234:1234"}), needs_python=True,
         )
     )
     assert result.exit_code == 0, lines
