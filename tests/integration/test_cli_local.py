@@ -84,14 +84,28 @@ def test_check_prints_tree_and_refuses_bad_files(tmp_path: Path) -> None:
     assert r.returncode == 2 and "bad.dig:3" in r.stderr
 
 
-def test_init_creates_a_project_that_runs(tmp_path: Path) -> None:
-    r = run(tmp_path, "init", "proj")
+def test_init_host_creates_a_project_that_runs_here(tmp_path: Path) -> None:
+    r = run(tmp_path, "init", "proj", "--host")
     assert r.returncode == 0, r.stderr
+    assert "docker:" not in (tmp_path / "proj" / "hello.dig").read_text().split("_export:")[1]
     r = run(tmp_path / "proj", "run", "hello.dig", "--session", "2024-03-05")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "hello from 2024-03-05" in r.stdout
+    assert f"as uid {os.getuid()}" in r.stdout
     assert "the answer is 30" in r.stdout
     assert run(tmp_path, "init", "proj").returncode == 2  # never overwrites
+
+
+def test_init_writes_the_image_and_refuses_conflicting_flags(tmp_path: Path) -> None:
+    r = run(tmp_path, "init", "proj", "--image", "python:3.12-slim")
+    assert r.returncode == 0, r.stderr
+    assert "tasks run in python:3.12-slim" in r.stdout
+    r = run(tmp_path / "proj", "check", "hello.dig")
+    assert r.returncode == 0, r.stderr
+    assert '_export.docker: {"image": "python:3.12-slim"}' in r.stdout
+    r = run(tmp_path, "init", "other", "--host", "--image", "x")
+    assert r.returncode == 2 and "can't be used together" in r.stderr
+    assert not (tmp_path / "other").exists()
 
 
 def test_dry_run_runs_nothing(tmp_path: Path) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import docker
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -29,6 +32,26 @@ def test_hello(runner_images: None, tmp_path: Path) -> None:
     _, out = run_example("hello", "hello.dig", tmp_path)
     assert "hello from Debian GNU/Linux 12 (bookworm)" in out
     assert "the answer is 42" in out
+
+
+def test_init_project_runs_in_a_container(runner_images: None, tmp_path: Path) -> None:
+    r = subprocess.run(CLI + ["init", "proj"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "dockerflow images build" in r.stdout
+    client = docker.from_env()
+    since = int(time.time()) - 1
+    r = subprocess.run(CLI + ["run", "hello.dig", "--session", "2024-03-05"], cwd=tmp_path / "proj",
+                       capture_output=True, text=True, timeout=300)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert f"running on Debian GNU/Linux 12 (bookworm) as uid {os.getuid()}" in out
+    assert "the answer is 30" in out
+    events = client.events(since=since, until=int(time.time()) + 1, decode=True,
+                           filters={"type": "container", "event": "create",
+                                    "label": "dockerflow.task=+hello+where"})
+    images = [e["Actor"]["Attributes"]["image"] for e in events]
+    client.close()
+    assert len(images) == 1, images  # it ran in a container of the runner image
 
 
 def test_pipeline(runner_images: None, tmp_path: Path) -> None:
