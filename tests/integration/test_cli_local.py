@@ -252,3 +252,18 @@ def test_host_only_run_does_not_even_load_the_docker_sdk(tmp_path: Path) -> None
             "try:\n    main()\nexcept SystemExit:\n    pass\nprint('docker loaded:', 'docker' in sys.modules)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert "docker loaded: False" in r.stdout, r.stdout + r.stderr
+
+
+def test_groups_nested_hundreds_deep_with_long_names_run(tmp_path: Path) -> None:
+    depth = 300
+    lines = [" " * i + f"+group_with_a_rather_long_name_{i}:" for i in range(depth)]
+    lines.append(" " * depth + "sh>: echo deep > deep.txt && echo logged")
+    write(tmp_path, "wf.dig", "\n".join(lines) + "\n+after:\n  echo>: done\n")
+    r = run(tmp_path, "run", "wf.dig", "--session", "2024-03-05")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "deep.txt").read_text() == "deep\n"
+    logs = list((tmp_path / ".dockerflow" / "logs").rglob("*.log"))
+    assert [p.read_text() for p in logs] == ["logged\n"]
+    assert all(len(p.name.encode()) < 255 for p in logs)
+    r = run(tmp_path, "run", "wf.dig", "--session", "2024-03-05")  # resumes: nothing runs again
+    assert r.returncode == 0 and "Success (0 run" in r.stderr, r.stderr[-2000:]
