@@ -175,7 +175,6 @@ class Compiler:
                 raise self.loc.error(config, op_key, f"_type of {name} must be a string")
         else:
             op = op_key[:-1]
-            local["_command"] = config[op_key]
         if not is_expr(op) and op not in self.known:
             raise self.loc.error(config, op_key,
                                  f"Unknown operator '{op}>' in task {name}"
@@ -190,6 +189,9 @@ class Compiler:
             if key.startswith("_") and key not in OPERATOR_UNDERSCORE_KEYS:
                 raise self.loc.error(config, key, f"Task '{name}' has an unknown key '{key}'"
                                      + did_you_mean(key, OPERATOR_UNDERSCORE_KEYS))
+            if key == op_key and op_key != "_type":
+                local["_command"] = value  # in the order written: keys see the ones before them
+                continue
             if key in ("_error", "_check", "_export", "_secrets", "_retry", "_background", "_after",
                        op_key):
                 continue

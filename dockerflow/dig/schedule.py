@@ -16,7 +16,7 @@ KINDS = ("hourly", "daily", "weekly", "monthly", "minutes_interval", "cron", "se
 OPTIONS = ("start", "end", "skip_on_overtime", "skip_delayed_by", "delay", "at")
 WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 def _hms(text: str, parts: int, what: str, fail: Callable[[str], DigError]) -> int:
-    fields = str(text).split(":")
+    fields = str(text).strip().split(":")
     fmt = "hh:mm:ss" if parts == 3 else "mm:ss"
     if len(fields) != parts or not all(f.isdigit() for f in fields):
         raise fail(f"{what} scheduler requires {fmt} format, got {text!r}")
@@ -38,7 +38,7 @@ def parse_schedule(config: Mapping[str, Any], fail: Callable[[str], DigError]) -
             from dockerflow.dig.compile import did_you_mean
             raise fail(f"Parameter '{key}' is not used at schedule.{did_you_mean(key, OPTIONS)}")
     value = config.get("at", config[kinds[0]])
-    value = "" if value is None else str(value)
+    value = "" if value is None else str(value).strip()
     delay = 0
     if kind == "hourly":
         delay = _hms(value, 2, "hourly>", fail)

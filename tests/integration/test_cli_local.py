@@ -267,3 +267,10 @@ def test_groups_nested_hundreds_deep_with_long_names_run(tmp_path: Path) -> None
     assert all(len(p.name.encode()) < 255 for p in logs)
     r = run(tmp_path, "run", "wf.dig", "--session", "2024-03-05")  # resumes: nothing runs again
     assert r.returncode == 0 and "Success (0 run" in r.stderr, r.stderr[-2000:]
+
+
+def test_a_tasks_own_keys_are_variables_in_the_order_written(tmp_path: Path) -> None:
+    write(tmp_path, "wf.dig", "+a:\n  val: ${2 + 3}\n  command: echo ${val}\n  sh>: ${command}\n")
+    r = run(tmp_path, "run", "wf.dig", "--session", "2024-03-05")
+    assert r.returncode == 0, r.stderr
+    assert "[+wf+a] 5" in r.stdout
