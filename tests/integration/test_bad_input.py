@@ -1,10 +1,11 @@
 """Every file of tests/bad-input/ is refused with one clear line, the right exit status and no
 traceback. Each folder holds main.dig (and helpers) and `expect`: exit=N [args=FLAGS]
-where=TEXT match=REGEX. Refusals (exit 2) come from `check` too, before any task runs, and
+[env=NAME=VALUE] where=TEXT match=REGEX (a few cases are hard but legal input: exit=0). Refusals (exit 2) come from `check` too, before any task runs, and
 leave no attempt marked as running."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -35,9 +36,13 @@ def test_bad_input(case: str, tmp_path: Path) -> None:
     commands = [["run", "main.dig", "--session", "2024-03-05", *extra]]
     if expect["exit"] == "2":
         commands.append(["check", "main.dig", *extra])
+    env = dict(os.environ)
+    if "env" in expect:
+        name, _, value = expect["env"].partition("=")
+        env[name] = value
     for command in commands:
         r = subprocess.run([sys.executable, "-m", "dockerflow", *command], cwd=project,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, env=env)
         out = r.stdout + r.stderr
         assert r.returncode == int(expect["exit"]), (command, out)
         assert "Traceback" not in out, out
