@@ -7,7 +7,8 @@ import dataclasses
 import glob
 import os
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -304,9 +305,18 @@ def rewritten_copy(path: str, text: str, tmp: Path) -> str:
     return str(target)
 
 
-@pytest.mark.parametrize("path", known_dig_files(),
-                         ids=lambda p: os.path.relpath(p, "/work"))
-def test_known_files_round_trip(path: str, tmp_path: Path) -> None:
+@pytest.fixture
+def deep_recursion() -> Iterator[None]:
+    """Trees hundreds of groups deep (tests/bad-input/deep_nesting) need more than Python's
+    default recursion limit, as the dockerflow CLI allows (cli/main.py)."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20_000))
+    yield
+    sys.setrecursionlimit(old)
+
+
+@pytest.mark.parametrize("path", known_dig_files(), ids=lambda p: os.path.relpath(p, REPO))
+def test_known_files_round_trip(path: str, tmp_path: Path, deep_recursion: None) -> None:
     try:
         original, engine_error = engine_view(path), None
     except DigError as e:
