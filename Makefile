@@ -8,7 +8,7 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.9
 CONFORMANCE ?= $(CURDIR)/../shared/conformance
 
-.PHONY: setup lock engine images example test lint unit conformance bench clean
+.PHONY: setup lock engine tools images example test lint unit conformance bench clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ lock:
 engine:
 	scripts/ensure-docker
 
+tools:
+	scripts/ensure-tools
+
 images: setup engine
 	$(BIN)/dockerflow images build
 
@@ -48,7 +51,7 @@ lint: setup
 unit: setup
 	$(BIN)/pytest -q -m "not docker" tests/unit
 
-test: setup engine lint
+test: setup engine tools lint
 	$(BIN)/pytest -q tests
 	@left=$$(docker ps -aq); if [ -n "$$left" ]; then echo "containers left behind:"; docker ps -a; exit 1; fi
 

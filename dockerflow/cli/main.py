@@ -18,6 +18,7 @@ import click
 from dockerflow import __version__
 from dockerflow.cli.check_cmd import check
 from dockerflow.cli.gc_cmd import gc
+from dockerflow.cli.graph_cmd import graph
 from dockerflow.cli.images_cmd import images
 from dockerflow.cli.init_cmd import init
 from dockerflow.cli.run_cmd import run
@@ -33,6 +34,7 @@ def cli() -> None:
 
 cli.add_command(run)
 cli.add_command(check)
+cli.add_command(graph)
 cli.add_command(init)
 cli.add_command(images)
 cli.add_command(gc)

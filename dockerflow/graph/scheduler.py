@@ -39,6 +39,37 @@ def count_specs(spec: TaskSpec) -> int:
     return total
 
 
+def sibling_upstreams(specs: tuple[TaskSpec, ...], parallel: bool,
+                      limit: int | None) -> list[list[int]]:
+    """For each child of a group, the indexes of the siblings it waits for: the previous one
+    (and the `_background` ones since it) in a sequence; the previous chunk with
+    `_parallel: {limit: N}`; the `_after` ones in a parallel group."""
+    ups: list[list[int]] = [[] for _ in specs]
+    if parallel:
+        if limit:
+            for i in range(limit, len(specs)):
+                chunk_start = (i // limit - 1) * limit
+                ups[i].extend(range(chunk_start, chunk_start + limit))
+        by_name = {s.name: i for i, s in enumerate(specs)}
+        for i, s in enumerate(specs):
+            for dep in s.after:
+                j = by_name.get(dep)
+                if j is not None and j not in ups[i]:
+                    ups[i].append(j)
+        return ups
+    prev: int | None = None
+    background: list[int] = []
+    for i, s in enumerate(specs):
+        if s.background:
+            background.append(i)
+            continue
+        if prev is not None:
+            ups[i].append(prev)
+        ups[i].extend(background)
+        prev, background = i, []
+    return ups
+
+
 class Scheduler:
     def __init__(self, root: TaskSpec, max_tasks: int = 100_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -61,27 +92,8 @@ class Scheduler:
     def _add_children(self, parent: Task, specs: tuple[TaskSpec, ...], parallel: bool,
                       limit: int | None) -> list[Task]:
         kids = [self._new(s, parent) for s in specs]
-        if parallel:
-            if limit:
-                for i in range(limit, len(kids)):
-                    chunk_start = (i // limit - 1) * limit
-                    kids[i].upstreams.extend(kids[chunk_start:chunk_start + limit])
-            by_name = {k.name: k for k in kids}
-            for k in kids:
-                for dep in k.spec.after:
-                    if dep in by_name and by_name[dep] not in k.upstreams:
-                        k.upstreams.append(by_name[dep])
-        else:
-            prev: Task | None = None
-            background: list[Task] = []
-            for k in kids:
-                if k.spec.background:
-                    background.append(k)
-                    continue
-                if prev is not None:
-                    k.upstreams.append(prev)
-                k.upstreams.extend(background)
-                prev, background = k, []
+        for k, ups in zip(kids, sibling_upstreams(specs, parallel, limit)):
+            k.upstreams.extend(kids[i] for i in ups)
         for k in kids:
             for up in k.upstreams:
                 up.downstreams.append(k)
