@@ -3,8 +3,9 @@
     dockerflow secrets --local --set KEY=VALUE | --set KEY (asks) | --delete KEY | (list keys)
 
 They live in `$XDG_CONFIG_HOME/dockerflow/secrets.json` (default `~/.config/...`), readable by
-the user only. Tasks read them as `${secret:KEY}` in `sh>` commands, `_env` values and `http>`
-options, never through params; `_secrets: {prefix: other}` remaps a prefix for a subtree.
+the user only. Tasks read them as `${secret:KEY}` in `sh>` commands, `_env` values and
+`http>`/`http_call>` options (and `http.*`/`mail.*` secrets directly), never through params;
+`_secrets: {prefix: other}` remaps a prefix for a subtree.
 """
 
 from __future__ import annotations
@@ -80,27 +81,35 @@ class SecretResolver:
         self._remap = {str(k): str(v) for k, v in (remap or {}).items() if isinstance(v, str)}
         self.used: set[str] = set()
 
-    def get(self, key: str) -> str:
+    def _key(self, key: str) -> str:
         prefix, dot, rest = key.partition(".")
-        if prefix in self._remap:
-            key = self._remap[prefix] + dot + rest
-        if key not in self._values:
+        return self._remap[prefix] + dot + rest if prefix in self._remap else key
+
+    def get(self, key: str) -> str:
+        value = self.find(key)
+        if value is None:
+            key = self._key(key)
             raise TaskFailure(f"Secret not found for key: '{key}' (set it with"
                               f" `dockerflow secrets --local --set {key}`)")
-        value = self._values[key]
+        return value
+
+    def find(self, key: str) -> str | None:
+        """The secret `key` (after `_secrets` remaps), or None when it is not set."""
+        value = self._values.get(self._key(key))
         if value:
             self.used.add(value)
         return value
 
-    def resolve(self, value: Any) -> Any:
-        """Replace `${secret:KEY}` in strings, recursively."""
+    def resolve(self, value: Any, keys: bool = False) -> Any:
+        """Replace `${secret:KEY}` in strings, recursively; `keys`: in map keys too."""
         if isinstance(value, str):
             return SECRET_RE.sub(lambda m: self.get(m.group(1)), value) if "${secret:" in value \
                 else value
         if isinstance(value, Mapping):
-            return {k: self.resolve(v) for k, v in value.items()}
+            return {(self.resolve(k) if keys else k): self.resolve(v, keys)
+                    for k, v in value.items()}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [self.resolve(v, keys) for v in value]
         return value
 
     def mask(self, line: str) -> str:

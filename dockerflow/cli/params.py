@@ -1,7 +1,8 @@
-"""Parsing of `-p KEY=VALUE`, `-P file` and `--session` values."""
+"""Parsing of `-p KEY=VALUE`, `-P file` and `--session` values, over the config file's params."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,11 @@ def nest(key: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def build_params(pairs: tuple[str, ...], files: tuple[str, ...]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
+def build_params(pairs: tuple[str, ...], files: tuple[str, ...],
+                 base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Digdag's order, each over the one before: `base` (the config file's `params.*`), the
+    `-P` files in order, then the `-p` values."""
+    params: dict[str, Any] = deep_merge({}, base or {})
     for f in files:
         path = Path(f)
         if not path.is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dockerflow.dig.compile import Compiler, is_expr
 from dockerflow.dig.schedule import parse_schedule
@@ -32,10 +32,13 @@ def display_path(path: Path, project_dir: Path) -> str:
 
 def load_workflow(path: str | Path, project_dir: str | Path | None = None,
                   known_operators: Collection[str] | Mapping[str, Collection[str]] | None = None,
-                  warnings: list[str] | None = None) -> Workflow:
+                  warnings: list[str] | None = None,
+                  unknown_operators: Literal["refuse", "allow"] = "refuse") -> Workflow:
     """Read, validate and compile a workflow file; DigError names file:line on any problem.
 
-    `call>` targets with a literal file name are loaded and validated too.
+    `call>` targets with a literal file name are loaded and validated too.  An operator
+    that is not in `known_operators` is refused, unless `unknown_operators="allow"` (how
+    the SDK reads workflows of operators we don't run, such as `td>`).
     """
     if known_operators is None:
         from dockerflow.operators import OPERATOR_OPTIONS
@@ -46,8 +49,9 @@ def load_workflow(path: str | Path, project_dir: str | Path | None = None,
         raise DigError(f"workflow file not found: {path}"
                        + (" (did you mean " + path.name + ".dig?)"
                           if Path(str(path) + ".dig").is_file() else ""))
-    wf = _load_one(path, project, known_operators, warnings)
-    _check_calls(wf.root, path, project, known_operators, [path.resolve()], set(), warnings)
+    wf = _load_one(path, project, known_operators, warnings, unknown_operators)
+    _check_calls(wf.root, path, project, known_operators, [path.resolve()], set(), warnings,
+                 unknown_operators)
     return wf
 
 
@@ -70,7 +74,8 @@ def check_task_count(workflow: Workflow, max_tasks: int) -> None:
 
 
 def _load_one(path: Path, project: Path, known: Collection[str] | Mapping[str, Collection[str]],
-              warnings: list[str] | None) -> Workflow:
+              warnings: list[str] | None,
+              unknown_operators: Literal["refuse", "allow"]) -> Workflow:
     shown = display_path(path, project)
     config = load_file(path, display_name=shown)
     if not config:
@@ -80,7 +85,8 @@ def _load_one(path: Path, project: Path, known: Collection[str] | Mapping[str, C
         raise DigError("the workflow has no tasks: add one, e.g. '+hello:' with 'echo>: hello'"
                        " under it (task names start with '+')", shown, getattr(config, "line", None))
     return compile_workflow(config, path.stem, shown, known, warnings,
-                            workdir=_workdir_of(path, project))
+                            workdir=_workdir_of(path, project),
+                            unknown_operators=unknown_operators)
 
 
 def _workdir_of(path: Path, project: Path) -> str:
@@ -94,9 +100,10 @@ def _workdir_of(path: Path, project: Path) -> str:
 def compile_workflow(config: Mapping[str, Any], name: str, file: str,
                      known: Collection[str] | Mapping[str, Collection[str]],
                      warnings: list[str] | None = None,
-                     workdir: str = "") -> Workflow:
+                     workdir: str = "",
+                     unknown_operators: Literal["refuse", "allow"] = "refuse") -> Workflow:
     check_workflow_name(name, file)
-    compiler = Compiler(known, file)
+    compiler = Compiler(known, file, unknown_operators=unknown_operators)
     tz_name = config.get("timezone", "UTC")
     try:
         zone_ok = isinstance(tz_name, str) and parse_zone(tz_name) is not None
@@ -140,7 +147,8 @@ def _walk(spec: TaskSpec) -> Iterator[TaskSpec]:
 
 def _check_calls(root: TaskSpec, path: Path, project: Path,
                  known: Collection[str] | Mapping[str, Collection[str]],
-                 chain: list[Path], done: set[Path], warnings: list[str] | None) -> None:
+                 chain: list[Path], done: set[Path], warnings: list[str] | None,
+                 unknown_operators: Literal["refuse", "allow"]) -> None:
     """Load and validate every literal `call>` target (depth first); a target already on the
     chain of calls is a cycle, refused with the chain of files."""
     for spec in _walk(root):
@@ -158,8 +166,9 @@ def _check_calls(root: TaskSpec, path: Path, project: Path,
                            " itself, directly or through others", spec.file, spec.line)
         if key in done:
             continue
-        wf = _load_one(called, project, known, warnings)
-        _check_calls(wf.root, called, project, known, chain + [key], done, warnings)
+        wf = _load_one(called, project, known, warnings, unknown_operators)
+        _check_calls(wf.root, called, project, known, chain + [key], done, warnings,
+                     unknown_operators)
         done.add(key)
 
 

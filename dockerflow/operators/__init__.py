@@ -11,6 +11,7 @@ from dockerflow.operators.flow import (
     LoopOperator,
 )
 from dockerflow.operators.http import HttpOperator
+from dockerflow.operators.http_call import HttpCallOperator
 from dockerflow.operators.mail import MailOperator
 from dockerflow.operators.py import PyOperator
 from dockerflow.operators.require import RequireOperator
@@ -21,7 +22,7 @@ OPERATORS: dict[str, Operator] = {
     op.name: op
     for op in (ShOperator(), PyOperator(), EchoOperator(), FailOperator(), WaitOperator(),
                CallOperator(), IfOperator(), LoopOperator(), ForEachOperator(),
-               ForRangeOperator(), HttpOperator(), RequireOperator(),
+               ForRangeOperator(), HttpOperator(), HttpCallOperator(), RequireOperator(),
                MailOperator())
 }
 OPERATOR_NAMES = frozenset(OPERATORS)

@@ -3,7 +3,9 @@
 Files are read by the engine's own loader (`dockerflow.dig.yaml_loader`: Digdag's YAML
 dialect, `!include` resolved, errors with `file:line`), and `read_dig` first has the engine
 validate the workflow (`dockerflow.dig.workflow.load_workflow`) so that a file the engine
-refuses is refused here with the same message.
+refuses is refused here with the same message, with one exception: any operator name is
+accepted (`td>`, `pg>`, plugin operators...), since refusing operators we don't run is the
+job of `dockerflow check` and `run`, not of reading.
 
 Includes are inlined: the model holds what the engine runs, so writing it back gives a
 self-contained file that behaves the same (an included fragment need not even be a valid
@@ -33,23 +35,26 @@ __all__ = ["parse_dig", "read_dig", "workflow_from_config"]
 _BODIES = frozenset({"check", "error", "do", "else_do"})
 _GROUP_DIRECTIVES = frozenset(DIRECTIVE_KEYS) - {"_do", "_else_do"}
 _WORKFLOW_KEYS = ("timezone", "schedule", "sla", "_export", "_parallel", "_retry", "_error",
-                  "_check")
+                  "_check", "_cache")
 
 
 def read_dig(path: str | os.PathLike[str], *, validate: bool = True) -> Workflow:
     """Read a `.dig` file into a `Workflow` named after the file.
 
-    With `validate` (the default) the engine checks the file first, exactly as
-    `dockerflow run` would (unknown keys, two operators, unknown operators, bad schedules,
-    missing `call>` targets...); its `DigError` is raised unchanged.  Without it, only the
-    YAML dialect and the SDK's models check the file, so unknown operators are kept as
-    generic `Operator` tasks.
+    Every Digdag workflow is read, including operators dockerflow does not run (`td>`,
+    `pg>`, `bq>`, `s3_wait>`, plugin operators): they become generic `Operator` tasks that
+    `to_dig` writes back unchanged.  With `validate` (the default) the engine checks the
+    file first as `dockerflow run` would (unknown keys, two operators, an operator with
+    subtasks, bad `_retry`/`_parallel`, bad schedules, missing `call>` targets and cycles,
+    `docker:` options...) except that it accepts any operator name; its `DigError` is
+    raised unchanged.  `dockerflow check`/`run` still refuse an operator they can't run.
+    Without `validate`, only the YAML dialect and the SDK's models check the file.
     """
     path = os.fspath(path)
     if validate:
         engine_validate = _engine_validator()
         if engine_validate is not None:
-            engine_validate(path)
+            engine_validate(path, unknown_operators="allow")
     config = load_file(path)
     name = os.path.basename(path)
     name = name[:-4] if name.endswith(".dig") else name
@@ -68,7 +73,7 @@ def workflow_from_config(config: Mapping[str, Any], name: str,
     return _Reader(file).workflow(config, name)
 
 
-def _engine_validator() -> Callable[[str], Any] | None:
+def _engine_validator() -> Callable[..., Any] | None:
     """The engine's `load_workflow`, when that module exists (it is optional for the SDK)."""
     if importlib.util.find_spec("dockerflow.dig.workflow") is None:
         return None

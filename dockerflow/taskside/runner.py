@@ -20,6 +20,43 @@ class MissingParameter(Exception):
     pass
 
 
+class ModuleNameClash(Exception):
+    """The command's module is the project's, but its name is a standard library module's."""
+
+
+def is_stdlib(name):
+    names = getattr(sys, "stdlib_module_names", None)  # Python 3.10+
+    if names is not None:
+        return name in names
+    if name in sys.builtin_module_names:
+        return True
+    import importlib.machinery
+    import sysconfig
+    dirs = []
+    for key in ("stdlib", "platstdlib"):
+        path = sysconfig.get_paths().get(key)
+        if path and path not in dirs:
+            dirs.extend([path, os.path.join(path, "lib-dynload")])
+    return importlib.machinery.PathFinder.find_spec(name, dirs) is not None
+
+
+def check_module_name(command, folder):
+    """Refuse `py>: tokenize.main` when the project has a tokenize.py: the standard library's
+    tokenize may be imported already (or first), and would be called instead of the project's."""
+    top = command.split(".")[0]
+    if os.path.isfile(os.path.join(folder, top + ".py")):
+        mine = top + ".py"
+    elif os.path.isfile(os.path.join(folder, top, "__init__.py")):
+        mine = top + "/"
+    else:
+        return
+    if is_stdlib(top):
+        raise ModuleNameClash(
+            "py> %s: the project's %s has the name of a standard library module, and Python"
+            " may load the standard one instead (duplicate module name with standard library):"
+            " rename %s" % (command, mine, mine))
+
+
 def fill_args(func, params, what):
     try:
         sig = inspect.signature(func)
@@ -89,8 +126,9 @@ def main(argv):
     result = {}
     code = 0
     try:
+        check_module_name(data["command"], os.getcwd())
         call(data["command"], data["params"])
-    except (MissingParameter, ImportError) as e:  # the user's setup, not their code: no traceback
+    except (MissingParameter, ModuleNameClash, ImportError) as e:  # the user's setup, not their code: no traceback
         code = 1
         sys.stderr.write("%s: %s\n" % (type(e).__name__, e))
         result["error"] = {"message": str(e), "class": type(e).__name__}

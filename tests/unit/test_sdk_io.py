@@ -138,15 +138,151 @@ def test_read_dig_raises_the_engines_errors(tmp_path: Path) -> None:
     from dockerflow.dig.workflow import load_workflow
 
     path = tmp_path / "main.dig"
-    path.write_text("+a:\n  sh>: echo a\n+b:\n  nosuchop>: x\n")
+    path.write_text("+a:\n  sh>: echo a\n+b:\n  nosuchop>: x\n  _after: +a\n")
     with pytest.raises(DigError) as engine:
-        load_workflow(path)
+        load_workflow(path, unknown_operators="allow")
     with pytest.raises(DigError) as sdk:
         read_dig(path)
     assert str(sdk.value) == str(engine.value)
-    assert (sdk.value.file, sdk.value.line) == ("main.dig", 4)
-    # without the engine's check, the unknown operator is kept
-    assert read_dig(path, validate=False).tasks[1].type == "nosuchop"  # type: ignore[union-attr]
+    assert (sdk.value.file, sdk.value.line) == ("main.dig", 5)
+    assert "_after" in sdk.value.message
+
+
+# A workflow of operators dockerflow does not run (Treasure Data, PostgreSQL, BigQuery, S3,
+# a plugin), written in the SDK's canonical form, so reading and writing it gives it back.
+DIGDAG_ONLY = """\
+timezone: Asia/Tokyo
+
+schedule:
+  daily>: '07:00:00'
+
+_export:
+  td:
+    database: analytics
+  plugin:
+    repositories: ['https://jitpack.io']
+    dependencies: ['com.github.example:digdag-plugin-example:v0.1.3']
+
++load:
+  td>: queries/load.sql
+  create_table: daily_load
+  engine: presto
+  _retry: 2
+
++copy:
+  pg>: queries/select.sql
+  host: db.example.com
+  database: app
+  store_last_results: true
+  _error:
+    echo>: 'pg failed: ${error.message}'
+
++report:
+  bq>: queries/report.sql
+  destination_table: reports.daily
+  write_disposition: WRITE_TRUNCATE
+
++wait_file:
+  s3_wait>: my-bucket/input/${session_date}.csv
+  timeout: '1h'
+
++each_user:
+  td_for_each>: queries/users.sql
+  _parallel: true
+  _do:
+    td>: queries/per_user.sql
+    database: ${td.each.db}
+
++plugin:
+  example>: hello
+  path: out/
+  options:
+    level: 3
+    tags: [a, b]
+  _do:
+    +inner:
+      example_step>: world
+      _retry:
+        limit: 2
+        interval: 10
+  _error:
+    sh>: echo plugin failed
+"""
+
+
+def test_read_dig_keeps_operators_we_do_not_run(tmp_path: Path) -> None:
+    path = tmp_path / "main.dig"
+    path.write_text(DIGDAG_ONLY)
+    wf = read_dig(path)  # validated by the engine, which accepts any operator name here
+    assert [t.type for t in wf.tasks] == [  # type: ignore[union-attr]
+        "td", "pg", "bq", "s3_wait", "td_for_each", "example"]
+    assert all(isinstance(t, Operator) for t in wf.tasks)
+    plugin = wf.tasks[-1]
+    assert isinstance(plugin, Operator)
+    assert (plugin.command, plugin.options) == ("hello", {"path": "out/", "options": {
+        "level": 3, "tags": ["a", "b"]}})
+    assert isinstance(plugin.do, Group) and isinstance(plugin.error, Sh)
+    inner = plugin.do.tasks[0]
+    assert isinstance(inner, Operator) and (inner.type, inner.retry) == (
+        "example_step", Retry(limit=2, interval=10))
+    assert wf.tasks[4].parallel is True  # type: ignore[union-attr]
+    assert to_dig(wf) == DIGDAG_ONLY  # byte for byte
+    assert to_dig(read_dig(path)) == to_dig(wf)
+
+
+def test_check_and_run_still_refuse_operators_we_do_not_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from dockerflow.dig.workflow import load_workflow
+
+    path = tmp_path / "main.dig"
+    path.write_text(DIGDAG_ONLY)
+    with pytest.raises(DigError) as engine:
+        load_workflow(path)
+    assert (engine.value.file, engine.value.line) == ("main.dig", 14)
+    assert "Unknown operator 'td>' in task +load" in engine.value.message
+    for command in ("check", "run"):
+        done = subprocess.run([sys.executable, "-m", "dockerflow", command, "main.dig"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert "main.dig:14: Unknown operator 'td>' in task +load" in done.stderr, command
+
+
+@pytest.mark.parametrize("text,line,words", [
+    ("+a:\n  td>: q.sql\n  _retyr: 2\n", 3, "unknown key '_retyr'"),
+    ("+a:\n  td>: q.sql\n  pg>: x.sql\n", 3, "more than one operator"),
+    ("+a:\n  td>: q.sql\n  +b:\n    echo>: x\n", 3, "can't have subtasks"),
+    ("+a:\n  bq>: q.sql\n  _retry:\n    limit: x\n", 3, "_retry"),
+    ("+a:\n  s3_wait>: b/k\n  docker:\n    imag: x\n", 4, "unknown docker option"),
+    ("+g:\n  +a:\n    td>: q.sql\n  +b:\n    td>: r.sql\n    _after: +a\n", 6, "_after"),
+    ("schedule:\n  daily>: '7 am'\n+a:\n  td>: q.sql\n", 2, "daily"),
+    ("foo: 1\n+a:\n  td>: q.sql\n", 1, "unknown keys"),
+    ("+a:\n  td>: q.sql\n+b:\n  call>: missing.dig\n", 4, "does not exist"),
+])
+def test_read_dig_checks_everything_but_the_operator_name(tmp_path: Path, text: str, line: int,
+                                                          words: str) -> None:
+    from dockerflow.dig.workflow import load_workflow
+
+    path = tmp_path / "main.dig"
+    path.write_text(text)
+    with pytest.raises(DigError) as sdk:
+        read_dig(path)
+    assert (sdk.value.file, sdk.value.line) == ("main.dig", line)
+    assert words in sdk.value.message
+    with pytest.raises(DigError) as engine:
+        load_workflow(path, unknown_operators="allow")
+    assert str(sdk.value) == str(engine.value)
+
+
+def test_read_dig_reads_called_files_with_any_operator(tmp_path: Path) -> None:
+    (tmp_path / "main.dig").write_text("+a:\n  call>: sub\n")
+    (tmp_path / "sub.dig").write_text("+q:\n  td>: q.sql\n")
+    assert read_dig(tmp_path / "main.dig").tasks[0].workflow == "sub"  # type: ignore[union-attr]
+    (tmp_path / "sub.dig").write_text("+q:\n  td>: q.sql\n  _retyr: 1\n")
+    with pytest.raises(DigError) as e:
+        read_dig(tmp_path / "main.dig")
+    assert (e.value.file, e.value.line) == ("sub.dig", 3)
 
 
 @pytest.mark.parametrize("text,line,words", [
