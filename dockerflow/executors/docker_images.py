@@ -5,6 +5,11 @@
         ├── _derived(base, options)    dockerflow-build:<sha256> built once (a lock per tag)
         └── has_python(image)          `python3 --version` in a throwaway container (cached per id)
 
+With `locked` (image name -> id, from dockerflow.lock) a locked name runs in its locked id
+when that id is present, whatever the name points to now; `strict` (run --locked) refuses
+names that are not locked and locked ids that are gone. `on_image(name, id)` is called with
+every image a task is about to run in (the base, and the derived image of a build:).
+
 One resolver lives as long as its executor (one workflow run), so "pull: always" pulls each
 image once per run, and a host-wide build of the same tag happens once per process.
 """
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import docker
 import docker.errors
@@ -58,6 +63,7 @@ class ResolvedImage:
     name: str
     id: str
     env: tuple[str, ...] = ()
+    repo_digests: tuple[str, ...] = ()  # `debian@sha256:...` (pulled images only)
 
     def env_value(self, key: str) -> str | None:
         prefix = key + "="
@@ -70,8 +76,13 @@ class ResolvedImage:
 class ImageResolver:
     """Resolves, pulls and builds images; thread-safe; caches per image name and id."""
 
-    def __init__(self, api: docker.APIClient, labels: Mapping[str, str] | None = None) -> None:
+    def __init__(self, api: docker.APIClient, labels: Mapping[str, str] | None = None, *,
+                 locked: Mapping[str, str] | None = None, strict: bool = False,
+                 on_image: Callable[[str, str], None] | None = None) -> None:
         self._api = api
+        self._locked = dict(locked or {})
+        self._strict = strict
+        self._on_image = on_image
         self._labels = dict(labels or {"dockerflow": "1"})
         self._lock = threading.Lock()
         self._by_name: dict[str, ResolvedImage] = {}
@@ -82,9 +93,24 @@ class ImageResolver:
     def resolve(self, options: DockerOptions, on_output: Callable[[str], None]) -> ResolvedImage:
         """The image to run for `options`: the base image, or the derived image when build: is set."""
         base = self._base(options.image, options.pull)
+        self._used(base)
         if not options.build:
             return base
-        return self._derived(base, options, on_output)
+        derived = self._derived(base, options, on_output)
+        self._used(derived)
+        return derived
+
+    def base(self, name: str, policy: PullPolicy) -> ResolvedImage:
+        """The image `name`: inspected, or pulled per `policy` (what `dockerflow lock` locks)."""
+        return self._base(name, policy)
+
+    def inspect(self, ref: str) -> ResolvedImage | None:
+        """The image `ref` (a name or an id) on this engine, or None; never pulls."""
+        return self._inspect(ref)
+
+    def _used(self, image: ResolvedImage) -> None:
+        if self._on_image is not None:
+            self._on_image(image.name, image.id)
 
     # ------------------------------------------------------------ base images
 
@@ -105,7 +131,8 @@ class ImageResolver:
         except Exception as exc:
             raise translate(exc, base_url=self._api.base_url, image=name, doing=f"inspecting image {name}") from exc
         env = tuple((info.get("Config") or {}).get("Env") or ())
-        return ResolvedImage(name=name, id=str(info["Id"]), env=env)
+        digests = tuple(sorted(str(d) for d in info.get("RepoDigests") or ()))
+        return ResolvedImage(name=name, id=str(info["Id"]), env=env, repo_digests=digests)
 
     def _base(self, name: str, policy: PullPolicy) -> ResolvedImage:
         cached = self._cached(name)
@@ -115,6 +142,9 @@ class ImageResolver:
             cached = self._cached(name)
             if cached is not None:
                 return cached
+            locked = self._from_lock(name)
+            if locked is not None:
+                return self._remember(locked)
             found = None if policy is PullPolicy.ALWAYS else self._inspect(name)
             if found is None:
                 if policy is PullPolicy.NEVER:
@@ -127,6 +157,22 @@ class ImageResolver:
                 if found is None:
                     raise ImageMissing(name, f"image '{name}' was pulled but cannot be found: check the name")
             return self._remember(found)
+
+    def _from_lock(self, name: str) -> ResolvedImage | None:
+        """The locked image of `name` when it is present; None: resolve `name` as usual."""
+        locked_id = self._locked.get(name)
+        if locked_id is None:
+            if self._strict:
+                raise ImageMissing(name, f"image {name} is not in dockerflow.lock and run --locked runs only"
+                                         " locked images: run `dockerflow lock` to add it")
+            return None
+        found = self._inspect(locked_id)
+        if found is None:
+            if self._strict:
+                raise ImageMissing(name, f"image {name}: locked {locked_id}, here missing;"
+                                         " run `dockerflow lock` to accept it")
+            return None
+        return replace(found, name=name)
 
     def _pull(self, name: str) -> None:
         try:  # the SDK splits name:tag and name@digest itself (no tag: latest)

@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS task_results (
     result TEXT NOT NULL,
     PRIMARY KEY (session_id, full_name)
 );
+CREATE TABLE IF NOT EXISTS attempt_images (
+    attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+    name TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (attempt_id, name)
+);
 """
 
 
@@ -95,6 +101,20 @@ class LocalStore:
         with self.db:
             self.db.execute("UPDATE attempts SET finished_at = ?, status = ? WHERE id = ?",
                             (time.time(), status, attempt_id))
+
+    # -- images (the image lock) -------------------------------------------------------------
+    def record_images(self, attempt_id: int, images: dict[str, str]) -> None:
+        """The images (name -> id) tasks of the attempt ran in."""
+        if images:
+            with self.db:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO attempt_images (attempt_id, name, id) VALUES (?, ?, ?)",
+                    [(attempt_id, name, image_id) for name, image_id in sorted(images.items())])
+
+    def attempt_images(self, attempt_id: int) -> dict[str, str]:
+        rows = self.db.execute("SELECT name, id FROM attempt_images WHERE attempt_id = ?"
+                               " ORDER BY name", (attempt_id,))
+        return {str(name): str(image_id) for name, image_id in rows}
 
     # -- task results ------------------------------------------------------------------------
     def results(self, session_id: int) -> dict[str, dict[str, Any]]:
