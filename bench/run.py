@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run every benchmark (`make bench`): local scale, then container overhead."""
+"""Run every benchmark (`make bench`): local scale, container overhead, warm containers."""
 
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("local_scale.py", "docker_overhead.py"):
+for script in ("local_scale.py", "docker_overhead.py", "reuse.py"):
     print(f"== {script}", flush=True)
     code = subprocess.call([sys.executable, str(HERE / script)])
     if code:

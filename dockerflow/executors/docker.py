@@ -7,6 +7,7 @@
         ├── follow the log: lines to request.on_output     docker_stream (from byte 0: none lost)
         ├── wait     -> exit code; inspect OOMKilled only when it failed
         └── remove   (force, in `finally`)
+        (docker: {reuse: true}: run in a warm container of the attempt instead, docker_warm)
     DockerExecutor.cancel_all()   stop (grace, then kill) every running container; runs -> CANCELED
     reap_orphans(client)          remove containers of dead dockerflow processes (docker_reaper)
 
@@ -30,7 +31,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ from dockerflow.executors.docker_images import ImageResolver, ResolvedImage
 from dockerflow.executors.docker_options import DockerOptions, effective_timeout
 from dockerflow.executors.docker_reaper import TASK, owner_labels, reap_orphans
 from dockerflow.executors.docker_stream import follow
+from dockerflow.executors.docker_warm import WarmPool
 
 __all__ = ["DockerExecutor", "reap_orphans", "engine_wait_seconds"]
 
@@ -94,6 +96,9 @@ class DockerExecutor:
     stop_grace   seconds between SIGTERM and SIGKILL when a task times out or is canceled
     engine_wait  seconds to wait for an engine that stopped answering mid-task; None:
                  engine_wait_seconds() ($DOCKERFLOW_ENGINE_WAIT, default 60)
+    locked       image name -> id from dockerflow.lock: a locked name runs in its id
+    strict_lock  `run --locked`: refuse images that are not locked or whose id is gone
+    on_image     set by the runner: called with (name, id) of each image a task runs in
 
     The `docker:` option arrives parsed (ExecRequest.docker is DockerOptions): the operator
     side parses it, with the host environment for `-e NAME`.
@@ -106,8 +111,13 @@ class DockerExecutor:
         stop_grace: float = 5.0,
         max_pool_size: int = 64,
         engine_wait: float | None = None,
+        locked: Mapping[str, str] | None = None,
+        strict_lock: bool = False,
     ) -> None:
         self._client = client
+        self._locked = dict(locked or {})
+        self._strict_lock = strict_lock
+        self.on_image: Callable[[str, str], None] | None = None
         self._owns_client = client is None
         self._stop_grace = stop_grace
         self._engine_wait = engine_wait_seconds() if engine_wait is None else max(0.0, engine_wait)
@@ -117,6 +127,7 @@ class DockerExecutor:
         self._running: dict[str, _Running] = {}
         self._canceled = threading.Event()
         self._owner: dict[str, str] | None = None
+        self._warm: WarmPool | None = None  # docker: {reuse: true} (docker_warm), made on first use
 
     # ------------------------------------------------------------ connection
 
@@ -139,8 +150,14 @@ class DockerExecutor:
         with self._lock:
             if self._resolver is None:
                 self._owner = owner_labels()
-                self._resolver = ImageResolver(client.api, self._owner)
+                self._resolver = ImageResolver(client.api, self._owner, locked=self._locked,
+                                               strict=self._strict_lock, on_image=self._image_used)
             return self._resolver
+
+    def _image_used(self, name: str, image_id: str) -> None:
+        callback = self.on_image
+        if callback is not None:
+            callback(name, image_id)
 
     # ------------------------------------------------------------ run
 
@@ -171,6 +188,8 @@ class DockerExecutor:
                 "dockerflow/python:latest (dockerflow images build) or add it with docker: build: "
                 "[apt-get update && apt-get install -y python3]"
             )
+        if options.reuse:
+            return self._warm_pool().run(api, request, options, image)
         timeout = effective_timeout(options.timeout, request.timeout)
         state = self._create(api, request, options, image, name)
         timer: threading.Timer | None = None
@@ -201,6 +220,12 @@ class DockerExecutor:
                     self._running.pop(state.id, None)
             else:
                 self._remove(api, state, request)
+
+    def _warm_pool(self) -> WarmPool:
+        with self._lock:
+            if self._warm is None:
+                self._warm = WarmPool(self._container_args, stop_grace=self._stop_grace)
+            return self._warm
 
     def _engine_lost(
         self, api: docker.APIClient, request: ExecRequest, name: str, cause: EngineUnavailable
@@ -411,17 +436,29 @@ class DockerExecutor:
         threads = [
             threading.Thread(target=self._stop, args=(s,), kwargs={"canceled": True}, daemon=True) for s in running
         ]
+        if self._warm is not None:
+            threads.append(threading.Thread(target=self._warm.cancel_all, daemon=True))
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(self._stop_grace + 30)
+
+    def image_id(self, options: DockerOptions, on_output: Callable[[str], None]) -> str:
+        """The id of the image a task with `options` runs in (pulled or built as run() would);
+        the task cache (runtime/cache.py) keys on it."""
+        return self.resolver.resolve(options, on_output).id
 
     def reap_orphans(self) -> list[str]:
         """Remove leftover containers of dead dockerflow processes on this host."""
         return reap_orphans(self.client)
 
     def close(self) -> None:
-        """Close the client's connections (when this executor created the client)."""
+        """Remove the warm containers; close the client's connections (when this executor
+        created the client)."""
+        with self._lock:
+            warm, self._warm = self._warm, None
+        if warm is not None:
+            warm.close()
         with self._lock:
             client, self._resolver = self._client, None
             if self._owns_client:

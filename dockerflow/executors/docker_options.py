@@ -7,7 +7,7 @@
         └── parse_size("64m")         -> 67108864
 
 Digdag's keys: image, build, build_options, pull_always, run_options, selinux, docker (the CLI
-path; accepted and ignored). Ours: user, env, memory, cpus, network, pull, timeout, init.
+path; accepted and ignored). Ours: user, env, memory, cpus, network, pull, timeout, init, reuse.
 Our explicit keys win over the same setting given in run_options. Unknown keys and unknown
 flags are refused with a `DockerOptionsError` that names them: nothing is passed through as
 a string to the engine.
@@ -127,11 +127,12 @@ class DockerOptions:
     user: str | None = None  # None: the invoking user's uid:gid
     timeout: float | None = None
     init: bool = True
+    reuse: bool = False  # run by exec in a warm container of the attempt (docker_warm)
 
 
 KNOWN_KEYS = (
     "image", "build", "build_options", "pull_always", "run_options", "selinux", "docker",
-    "user", "env", "memory", "cpus", "network", "pull", "timeout", "init",
+    "user", "env", "memory", "cpus", "network", "pull", "timeout", "init", "reuse",
 )
 
 # ---------------------------------------------------------------- scalar parsers
@@ -498,6 +499,7 @@ def parse_docker_options(
         user=user,
         timeout=parse_duration(data["timeout"], "docker.timeout") if data.get("timeout") is not None else None,
         init=init,
+        reuse=parse_bool(data.get("reuse", False), "docker.reuse"),
     )
 
 

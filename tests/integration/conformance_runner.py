@@ -14,7 +14,8 @@ Each case folder is a small project plus a case.json:
     files_match   {path: [regex, ...]}, every regex must match the content
     absent        [path, ...] that must not exist afterwards
 
-A case is copied to a scratch folder and the CLI runs there, one process per step. A docker case
+A case is copied to a scratch folder and the CLI runs there, one process per step (with
+`reuse=True`, every `docker:` mapping of its .dig files gets `reuse: true`: warm containers). A docker case
 must leave no container behind: only the containers labelled with the owner pid/host/start time
 of this case's CLI processes are looked at (other tests run containers in parallel).
 """
@@ -174,12 +175,42 @@ def check_spec(spec: dict[str, Any]) -> None:
         assert step.get("exit", 0) == "nonzero" or isinstance(step.get("exit", 0), int), step
 
 
-def run_case(case_dir: Path, work: Path, client: docker.DockerClient | None) -> Outcome:
+_DOCKER_KEY = re.compile(r"^(\s*)docker:\s*$")
+
+
+def inject_reuse(text: str) -> str:
+    """`reuse: true` added to every block `docker:` mapping of a .dig text (warm containers)."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        match = _DOCKER_KEY.match(line)
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if match and len(nxt) - len(nxt.lstrip(" ")) > len(match.group(1)):
+            out.append(" " * (len(nxt) - len(nxt.lstrip(" "))) + "reuse: true\n")
+    return "".join(out)
+
+
+def use_warm_containers(project: Path) -> int:
+    """inject_reuse into every .dig file of a project; how many docker: mappings it changed."""
+    changed = 0
+    for dig in sorted(project.rglob("*.dig")):
+        text = dig.read_text(encoding="utf-8")
+        new = inject_reuse(text)
+        changed += new.count("reuse: true\n") - text.count("reuse: true\n")
+        dig.write_text(new, encoding="utf-8")
+    return changed
+
+
+def run_case(case_dir: Path, work: Path, client: docker.DockerClient | None, *, reuse: bool = False) -> Outcome:
     """Copy the case to `work`/project, run its steps, check its files; the problems found.
-    `client` is needed for docker cases (leftover containers are looked for and removed)."""
+    `client` is needed for docker cases (leftover containers are looked for and removed).
+    `reuse`: every `docker:` mapping of the case's .dig files gets `reuse: true` first."""
     spec = load(case_dir)
     project = work / "project"
     shutil.copytree(case_dir, project, ignore=shutil.ignore_patterns("case.json"))
+    if reuse:
+        assert use_warm_containers(project) > 0, f"{case_dir.name}: no docker: mapping to add reuse: true to"
     outcome = Outcome()
     for index, step in enumerate(spec["steps"], start=1):
         if not run_step(index, step, project, client, outcome):

@@ -36,3 +36,20 @@ def test_conformance_case(case_dir: Path, tmp_path: Path, request: pytest.Fixtur
         client = request.getfixturevalue("client")
     outcome = run_case(case_dir, tmp_path, client)
     assert not outcome.problems, "\n".join(outcome.problems) + "\n\n" + "\n".join(outcome.transcript)
+
+
+def docker_case_params() -> list[Any]:
+    return [pytest.param(case_json.parent, id=case_json.parent.name, marks=[pytest.mark.docker])
+            for case_json in sorted(CASES.glob("*/case.json"))
+            if "docker" in load(case_json.parent).get("requires", [])]
+
+
+@pytest.mark.parametrize("case_dir", docker_case_params())
+def test_conformance_case_with_warm_containers(case_dir: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The docker cases again, with `reuse: true` added to every `docker:` mapping."""
+    spec = load(case_dir)
+    request.getfixturevalue("conformance_image")
+    client = request.getfixturevalue("client")
+    outcome = run_case(case_dir, tmp_path, client, reuse=True)
+    assert not outcome.problems, "\n".join(outcome.problems) + "\n\n" + "\n".join(outcome.transcript)
+    assert "docker" in spec["requires"]

@@ -93,9 +93,10 @@ def test_gc_removes_orphans(runner_images: None, tmp_path: Path) -> None:
     assert _containers(tmp_path) == []
 
 
-def test_container_task_errors_are_clear(runner_images: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reuse", [False, True], ids=["containers", "warm"])
+def test_container_task_errors_are_clear(runner_images: None, tmp_path: Path, reuse: bool) -> None:
     (tmp_path / "wf.dig").write_text(
-        f"_export:\n  docker:\n    image: {IMAGE}\n"
+        f"_export:\n  docker:\n    image: {IMAGE}\n    reuse: {str(reuse).lower()}\n"
         "+oom:\n  _export:\n    docker:\n      memory: 32m\n"
         "  py>: tasks.hog\n"
         "+slow:\n  _export:\n    docker:\n      timeout: 2s\n  sh>: sleep 30\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from conformance_runner import use_warm_containers
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CLI = [sys.executable, "-m", "dockerflow"]
@@ -18,9 +19,15 @@ CLI = [sys.executable, "-m", "dockerflow"]
 pytestmark = pytest.mark.docker
 
 
-def run_example(name: str, dig: str, tmp_path: Path) -> tuple[Path, str]:
+# Each example runs as written, and again with `reuse: true` in every docker: (warm containers).
+WARM = pytest.mark.parametrize("reuse", [False, True], ids=["containers", "warm"])
+
+
+def run_example(name: str, dig: str, tmp_path: Path, reuse: bool = False) -> tuple[Path, str]:
     project = tmp_path / name
     shutil.copytree(EXAMPLES / name, project)
+    if reuse:
+        assert use_warm_containers(project) > 0
     r = subprocess.run(CLI + ["run", dig, "--session", "2024-03-05"], cwd=project,
                        capture_output=True, text=True, timeout=600)
     out = r.stdout + r.stderr
@@ -28,8 +35,9 @@ def run_example(name: str, dig: str, tmp_path: Path) -> tuple[Path, str]:
     return project, out
 
 
-def test_hello(runner_images: None, tmp_path: Path) -> None:
-    _, out = run_example("hello", "hello.dig", tmp_path)
+@WARM
+def test_hello(runner_images: None, tmp_path: Path, reuse: bool) -> None:
+    _, out = run_example("hello", "hello.dig", tmp_path, reuse)
     assert "hello from Debian GNU/Linux 12 (bookworm)" in out
     assert "the answer is 42" in out
 
@@ -54,14 +62,16 @@ def test_init_project_runs_in_a_container(runner_images: None, tmp_path: Path) -
     assert len(images) == 1, images  # it ran in a container of the runner image
 
 
-def test_pipeline(runner_images: None, tmp_path: Path) -> None:
-    project, out = run_example("pipeline", "pipeline.dig", tmp_path)
+@WARM
+def test_pipeline(runner_images: None, tmp_path: Path, reuse: bool) -> None:
+    project, out = run_example("pipeline", "pipeline.dig", tmp_path, reuse)
     assert (project / "report.txt").read_text() == "orders=4 total=305 top=ada\n"
     assert (project / "data" / "rows.json").stat().st_uid == (project / "steps.py").stat().st_uid
 
 
-def test_ci_build_builds_once(runner_images: None, tmp_path: Path) -> None:
-    project, out = run_example("ci-build", "ci.dig", tmp_path)
+@WARM
+def test_ci_build_builds_once(runner_images: None, tmp_path: Path, reuse: bool) -> None:
+    project, out = run_example("ci-build", "ci.dig", tmp_path, reuse)
     assert "lint ok for 1 files" in out and "built dist/app.tar.gz" in out
     assert (project / "dist" / "app.tar.gz").is_file()
     r = subprocess.run(CLI + ["run", "ci.dig", "--session", "2024-03-06"], cwd=project,
