@@ -10,24 +10,26 @@ import difflib
 import json
 import re
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from dockerflow.errors import DigError
 from dockerflow.executors.docker_options import KNOWN_KEYS as DOCKER_KEYS
 from dockerflow.executors.docker_options import DockerOptionsError, parse_docker_options
 from dockerflow.graph.spec import RetrySpec, TaskSpec, static_size
+from dockerflow.runtime.cache import parse_cache_value
 
 TASK_NAME_RE = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.]+$")
 GROUP_KEYS = frozenset({
     "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check",
-    "_retry", "_export", "_secrets", "_env", "_disable",
+    "_retry", "_export", "_secrets", "_env", "_disable", "_cache",
 })
 WORKFLOW_KEYS = frozenset({
     "timezone", "_export", "schedule", "sla", "_error", "_check", "_retry", "_parallel",
+    "_cache",
 })
 OPERATOR_UNDERSCORE_KEYS = frozenset({
     "_type", "_command", "_export", "_retry", "_error", "_check", "_env", "_background",
-    "_after", "_do", "_else_do", "_secrets", "_parallel", "_disable", "_workdir",
+    "_after", "_do", "_else_do", "_secrets", "_parallel", "_disable", "_workdir", "_cache",
 })
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RETRY_KEYS = ("limit", "interval", "interval_type", "max_interval")
@@ -66,10 +68,14 @@ class Compiler:
     """Compiles one workflow's (or one generated subtree's) config into specs."""
 
     def __init__(self, known_operators: Collection[str] | Mapping[str, Collection[str]],
-                 file: str | None = None, context: str = "") -> None:
+                 file: str | None = None, context: str = "",
+                 unknown_operators: Literal["refuse", "allow"] = "refuse") -> None:
         """`known_operators`: operator names, or a map of name -> the options it reads (then
-        other option keys get a warning)."""
+        other option keys get a warning).  `unknown_operators="allow"` accepts any other
+        operator name too (the SDK reads workflows of operators we don't run); everything
+        else is still checked, and `_parallel` is left to such an operator."""
         self.known = frozenset(known_operators)
+        self.allow_unknown = unknown_operators == "allow"
         self.options = known_operators if isinstance(known_operators, Mapping) else None
         self.loc = Locator(file, context)
         self.warnings: list[str] = []
@@ -175,7 +181,8 @@ class Compiler:
                 raise self.loc.error(config, op_key, f"_type of {name} must be a string")
         else:
             op = op_key[:-1]
-        if not is_expr(op) and op not in self.known:
+        unknown = not is_expr(op) and op not in self.known
+        if unknown and not self.allow_unknown:
             raise self.loc.error(config, op_key,
                                  f"Unknown operator '{op}>' in task {name}"
                                  + did_you_mean(op, self.known)
@@ -193,9 +200,9 @@ class Compiler:
                 local["_command"] = value  # in the order written: keys see the ones before them
                 continue
             if key in ("_error", "_check", "_export", "_secrets", "_retry", "_background", "_after",
-                       op_key):
+                       "_cache", op_key):
                 continue
-            if key in ("_parallel",) and op not in LOOP_OPERATORS:
+            if key in ("_parallel",) and op not in LOOP_OPERATORS and not unknown:
                 raise self.loc.error(config, key,
                                      f"'_parallel' is not allowed on operator task {name};"
                                      " put the tasks in a group")
@@ -286,6 +293,11 @@ class Compiler:
             out["_secrets"] = dict(remap)
         elif remap not in (None, True, False):
             raise self.loc.error(config, "_secrets", "_secrets must be a map of prefix: prefix")
+        if "_cache" in config:  # inherited like _secrets; runtime/cache.py reads it
+            out["_cache"] = parse_cache_value(
+                config["_cache"],
+                lambda m, node=config, key="_cache": self.loc.error(node, key, m),
+                _folder_depth(self.loc.default_file))
         return out
 
     def check_docker(self, parent: Mapping[str, Any], key: str) -> None:
@@ -474,6 +486,14 @@ def _num(value: Any, what: str, fail: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise fail(f"{what} must be a non-negative number of seconds, got {value!r}")
     return float(value)
+
+
+def _folder_depth(file: str | None) -> int | None:
+    """How many folders below the project a workflow file (its project-relative display
+    path) is; None when unknown."""
+    if not file or file.startswith("/") or ".." in file.split("/"):
+        return None
+    return file.count("/")
 
 
 def _kind(value: Any) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dockerflow.sdk.models import (
     Attachment,
+    Cache,
     Call,
     Cron,
     Daily,
@@ -28,6 +29,7 @@ from dockerflow.sdk.models import (
     Group,
     Hourly,
     Http,
+    HttpCall,
     If,
     Loop,
     Mail,
@@ -53,9 +55,9 @@ from dockerflow.sdk.reader import parse_dig, read_dig, workflow_from_config
 from dockerflow.sdk.writer import to_dig
 
 __all__ = [
-    "Attachment", "Call", "Cron", "Daily", "Docker", "Echo", "Fail", "ForEach", "ForRange",
-    "Group", "Hourly", "Http", "If", "Loop", "Mail", "MinutesInterval", "Monthly", "Operator",
-    "OperatorTask", "ParallelLimit", "Project", "ProjectFile", "ProjectWriteError", "Py",
-    "Require", "Retry", "Schedule", "SecondsInterval", "Sh", "Sla", "Task", "Wait", "Weekly",
+    "Attachment", "Cache", "Call", "Cron", "Daily", "Docker", "Echo", "Fail", "ForEach",
+    "ForRange", "Group", "Hourly", "Http", "HttpCall", "If", "Loop", "Mail", "MinutesInterval",
+    "Monthly", "Operator", "OperatorTask", "ParallelLimit", "Project", "ProjectFile", "ProjectWriteError",
+    "Py", "Require", "Retry", "Schedule", "SecondsInterval", "Sh", "Sla", "Task", "Wait", "Weekly",
     "Workflow", "parse_dig", "read_dig", "to_dig", "workflow_from_config",
 ]

@@ -21,6 +21,7 @@ from dockerflow.sdk.tasks import (
     ForRange,
     Group,
     Http,
+    HttpCall,
     If,
     Loop,
     Mail,
@@ -32,12 +33,12 @@ from dockerflow.sdk.tasks import (
     Task,
     Wait,
 )
-from dockerflow.sdk.values import Docker, ParallelLimit, Retry
+from dockerflow.sdk.values import Cache, Docker, ParallelLimit, Retry
 from dockerflow.sdk.workflow import Sla, Workflow
 
 __all__ = [
-    "Attachment", "Call", "Cron", "Daily", "Docker", "Echo", "Fail", "ForEach", "ForRange",
-    "Group", "Hourly", "Http", "If", "Loop", "Mail", "MinutesInterval", "Monthly", "Operator",
-    "OperatorTask", "ParallelLimit", "Py", "Require", "Retry", "Schedule", "SecondsInterval",
-    "Sh", "Sla", "Task", "Wait", "Weekly", "Workflow",
+    "Attachment", "Cache", "Call", "Cron", "Daily", "Docker", "Echo", "Fail", "ForEach",
+    "ForRange", "Group", "Hourly", "Http", "HttpCall", "If", "Loop", "Mail", "MinutesInterval",
+    "Monthly", "Operator", "OperatorTask", "ParallelLimit", "Py", "Require", "Retry", "Schedule",
+    "SecondsInterval", "Sh", "Sla", "Task", "Wait", "Weekly", "Workflow",
 ]

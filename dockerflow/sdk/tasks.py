@@ -5,6 +5,7 @@
     Call Require     call>: / require>:
     If Loop ForEach ForRange   if>: / loop>: / for_each>: / for_range>: (with `_do` bodies)
     Wait Http Mail   wait>: / http>: / mail>:
+    HttpCall         http_call>: (a workflow fetched over HTTP, run as children)
     Operator         any other `x>:` (td>, pg>, ...), kept as type + command + options
 
 Every task has a `name` (the key without `+`) except bodies (`_error`, `_check`, `_do`,
@@ -35,6 +36,7 @@ from pydantic import (
 from dockerflow.sdk.values import (
     BoolStr,
     BoolValue,
+    CacheValue,
     Docker,
     Duration,
     Env,
@@ -63,6 +65,7 @@ __all__ = [
     "ForRange",
     "Group",
     "Http",
+    "HttpCall",
     "If",
     "Loop",
     "Mail",
@@ -86,6 +89,7 @@ DIRECTIVE_KEYS: dict[str, str] = {
     "_export": "export", "_env": "env", "_secrets": "secrets", "_background": "background",
     "_after": "after", "_retry": "retry", "_disable": "disable", "_check": "check",
     "_error": "error", "_do": "do", "_else_do": "else_do", "_parallel": "parallel",
+    "_cache": "cache",
 }
 _RESERVED_OPTION_KEYS = frozenset(DIRECTIVE_KEYS) | {"_type", "_command"}
 
@@ -160,6 +164,8 @@ class TaskBase(Model):
     """Earlier siblings to wait for (parallel groups only); stored with their leading `+`."""
     retry: RetryValue | None = None
     disable: bool | None = None
+    cache: CacheValue | None = None
+    """`_cache`: skip the task when its inputs are unchanged (see `Cache`); inherited."""
     check: Task | None = None
     error: Task | None = None
 
@@ -442,6 +448,28 @@ class Http(OperatorTask):
     insecure: BoolValue | None = None
 
 
+class HttpCall(OperatorTask):
+    """`http_call>: URI`: fetches a workflow (JSON or YAML) and runs it as children.
+
+    Takes http>'s request options (not `store_content`); `retry` goes in `options`, as for
+    `Http`.
+    """
+
+    OP = "http_call"
+    COMMAND = ("uri",)
+    uri: str
+    content_type_override: str | None = None
+    """`application/x-yaml` or `application/json`, whatever the server's Content-Type."""
+    method: str | None = None
+    content: JsonValue = None
+    content_format: Literal["text", "json", "form"] | Expr | None = None
+    content_type: str | None = None
+    headers: Annotated[Sequence[Params], BeforeValidator(_as_tuple)] | None = None
+    query: str | Params | None = None
+    timeout: Annotated[int, Field(ge=0)] | Expr | None = None
+    insecure: BoolValue | None = None
+
+
 class Attachment(Model):
     """One file of `mail>`'s `attach_files`."""
 
@@ -532,7 +560,8 @@ class Operator(OperatorTask):
 
 OPERATOR_MODELS: dict[str, type[OperatorTask]] = {
     cls.OP: cls
-    for cls in (Sh, Py, Echo, Fail, Call, Require, If, Loop, ForEach, ForRange, Wait, Http, Mail)
+    for cls in (Sh, Py, Echo, Fail, Call, Require, If, Loop, ForEach, ForRange, Wait, Http,
+                HttpCall, Mail)
 }
 """The typed model of each built-in operator, by name."""
 
@@ -555,7 +584,7 @@ def build_operator(op: str, command: Any, options: Mapping[str, Any],
 
 Task = Annotated[
     Group | Sh | Py | Echo | Fail | Call | Require | If | Loop | ForEach | ForRange | Wait | Http
-    | Mail | Operator,
+    | HttpCall | Mail | Operator,
     Field(union_mode="smart"),
 ]
 """Any task: a group or an operator task."""

@@ -24,10 +24,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    model_validator,
 )
 
 __all__ = [
     "BoolStr",
+    "Cache",
     "Docker",
     "Duration",
     "Expr",
@@ -47,7 +49,7 @@ DIG_KEYS: dict[str, str] = {
     "export": "_export", "env": "_env", "secrets": "_secrets", "background": "_background",
     "after": "_after", "retry": "_retry", "disable": "_disable", "check": "_check",
     "error": "_error", "do": "_do", "else_do": "_else_do", "parallel": "_parallel",
-    "from_": "from",
+    "from_": "from", "cache": "_cache",
 }
 """Fields whose `.dig` key differs from their Python name."""
 
@@ -203,6 +205,32 @@ LoopParallel = bool | BoolStr | ParallelLimit | Expr
 
 BoolValue = bool | BoolStr | Expr
 """A boolean option of an operator (evaluated, so `${...}` works)."""
+
+
+class Cache(Model):
+    """`_cache: {inputs: [globs], outputs: [globs]}`: skip the task (sh>, py>) when its image,
+    command, params and input files are unchanged, restoring its outputs and stored params.
+
+    Globs are relative to the task's folder; on a group it applies to every task below.
+    `_cache: false` (`cache=False`) turns an inherited one off.
+    """
+
+    inputs: StrTuple | None = None
+    outputs: StrTuple | None = None
+
+    @model_validator(mode="after")
+    def _globs(self) -> Cache:
+        for key in ("inputs", "outputs"):
+            for pattern in getattr(self, key) or ():
+                if not pattern.strip():
+                    raise ValueError(f"{key}: an empty glob")
+                if not is_expr(pattern) and pattern.startswith(("/", "~")):
+                    raise ValueError(f"{key}: {pattern!r} must be relative to the task's folder")
+        return self
+
+
+CacheValue = Literal[False] | Cache
+"""`_cache`: a `Cache`, or False to turn an inherited one off."""
 
 
 class Docker(Model):

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from dockerflow.sdk.schedule import Schedule
 from dockerflow.sdk.tasks import Task, check_children
-from dockerflow.sdk.values import Model, ParallelValue, Params, RetryValue, Timezone
+from dockerflow.sdk.values import CacheValue, Model, ParallelValue, Params, RetryValue, Timezone
 
 __all__ = ["Sla", "Workflow"]
 
@@ -72,6 +72,8 @@ class Workflow(Model):
     export: Params | None = None
     parallel: ParallelValue | None = None
     retry: RetryValue | None = None
+    cache: CacheValue | None = None
+    """`_cache` for every task of the workflow (see `Cache`)."""
     check: Task | None = None
     error: Task | None = None
     tasks: _Tasks = ()

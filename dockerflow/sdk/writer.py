@@ -2,11 +2,12 @@
 
 Keys are written in one canonical order, whatever order the model was built in:
 
-    workflow   timezone, schedule, sla, _export, _parallel, _retry, _error, _check, +tasks
+    workflow   timezone, schedule, sla, _export, _cache, _parallel, _retry, _error, _check,
+               +tasks
     group      _background, _after, _parallel, _retry, _disable, timezone, _export, _env,
-               _secrets, _error, _check, +tasks
+               _secrets, _cache, _error, _check, +tasks
     operator   op>, typed options, other options (as given), _background, _after, _parallel,
-               _retry, _disable, _export, _env, _secrets, _do, _else_do, _error, _check
+               _retry, _disable, _export, _env, _secrets, _cache, _do, _else_do, _error, _check
 
 Task order, option order inside `options` and key order inside `_export` (or any value) are
 kept as given: they can matter.  Writing never changes the models.
@@ -28,7 +29,7 @@ from dockerflow.sdk.workflow import Sla, Workflow
 __all__ = ["dump_value", "task_config", "to_dig", "workflow_config"]
 
 _TASK_HEAD = ("background", "after", "parallel", "retry", "disable")
-_TASK_DATA = ("export", "env", "secrets")
+_TASK_DATA = ("export", "env", "secrets", "cache")
 _TASK_HOOKS = ("error", "check")
 
 
@@ -75,8 +76,8 @@ def _children(out: dict[str, Any], tasks: Sequence[Any]) -> None:
 def workflow_config(workflow: Workflow) -> dict[str, Any]:
     """The mapping written for a workflow (before YAML formatting)."""
     out: dict[str, Any] = {}
-    _put(out, workflow, ("timezone", "schedule", "sla", "export", "parallel", "retry",
-                         "error", "check"))
+    _put(out, workflow, ("timezone", "schedule", "sla", "export", "cache", "parallel",
+                         "retry", "error", "check"))
     _children(out, workflow.tasks)
     return out
 

@@ -10,7 +10,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -195,6 +195,13 @@ def operator(draw: Any, depth: int) -> Maker:
                                                max_size=2))),
                 "query": draw(maybe(text | params)), "timeout": draw(maybe(st.integers(0, 99))),
                 "insecure": draw(maybe(bool_value))}
+    elif kind == "http_call":
+        data = {"uri": draw(text), "method": draw(maybe(st.sampled_from(["GET", "POST"]))),
+                "content_type_override": draw(maybe(st.sampled_from(
+                    ["application/x-yaml", "application/json"]))),
+                "headers": draw(maybe(st.lists(st.dictionaries(text, text, max_size=2),
+                                               max_size=2))),
+                "query": draw(maybe(text | params)), "insecure": draw(maybe(bool_value))}
     elif kind == "mail":
         data = {draw(st.sampled_from(["body", "data"])): draw(text),
                 "subject": draw(maybe(text)),
@@ -288,11 +295,11 @@ def strip_positions(spec: Any) -> Any:
         check=strip_positions(spec.check) if spec.check else None)
 
 
-def engine_view(path: str) -> Any:
+def engine_view(path: str, unknown_operators: Literal["refuse", "allow"] = "refuse") -> Any:
     """What the engine makes of a workflow file (positions left out)."""
     from dockerflow.dig.workflow import load_workflow
 
-    wf = load_workflow(path)
+    wf = load_workflow(path, unknown_operators=unknown_operators)
     return (wf.name, wf.timezone, wf.schedule, wf.sla, strip_positions(wf.root))
 
 
@@ -321,10 +328,19 @@ def test_known_files_round_trip(path: str, tmp_path: Path, deep_recursion: None)
         original, engine_error = engine_view(path), None
     except DigError as e:
         original, engine_error = None, e
-    if engine_error is not None:  # read_dig refuses it with the engine's own error
-        with pytest.raises(DigError) as refused:
-            read_dig(path)
-        assert str(refused.value) == str(engine_error)
+    if engine_error is not None:
+        try:  # what read_dig checks: everything the engine does, but any operator is read
+            engine_view(path, unknown_operators="allow")
+            reader_error = None
+        except DigError as e:
+            reader_error = e
+        if reader_error is not None:  # read_dig refuses it with the engine's own error
+            with pytest.raises(DigError) as refused:
+                read_dig(path)
+            assert str(refused.value) == str(reader_error)
+        else:  # only an operator we don't run: read_dig keeps it, check/run refuse it
+            assert "Unknown operator" in engine_error.message
+            assert read_dig(path) == read_dig(path, validate=False)
     try:
         wf = read_dig(path, validate=False)
     except DigError:
