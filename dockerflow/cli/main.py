@@ -16,11 +16,13 @@ import sys
 import click
 
 from dockerflow import __version__
+from dockerflow.cli.cache_cmd import cache
 from dockerflow.cli.check_cmd import check
 from dockerflow.cli.gc_cmd import gc
 from dockerflow.cli.graph_cmd import graph
 from dockerflow.cli.images_cmd import images
 from dockerflow.cli.init_cmd import init
+from dockerflow.cli.lock_cmd import lock
 from dockerflow.cli.run_cmd import run
 from dockerflow.cli.secrets_cmd import secrets
 from dockerflow.errors import EngineUnavailable, UserInputError
@@ -39,6 +41,8 @@ cli.add_command(init)
 cli.add_command(images)
 cli.add_command(gc)
 cli.add_command(secrets)
+cli.add_command(cache)
+cli.add_command(lock)
 
 
 # The loader, compiler and scheduler walk the task tree recursively, a few frames a level;

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
+from dockerflow.cli.lock_cmd import locked_images
 from dockerflow.cli.params import build_params, resolve_session
+from dockerflow.config import load_config
 from dockerflow.dig.workflow import check_task_count, load_workflow
 from dockerflow.errors import UserInputError
 from dockerflow.executors.base import Executor
 from dockerflow.graph.scheduler import TooManyTasks
+from dockerflow.imagelock import images_line
 from dockerflow.runtime.local import LocalAttempt, start_attempt, state_dir
-from dockerflow.runtime.reporter import Reporter
+from dockerflow.runtime.progress import RunOutput, make_reporter
 from dockerflow.runtime.runner import RunOptions, RunSummary
 from dockerflow.runtime.selection import Selection, find_task
+from dockerflow.secrets import LocalSecrets
 from dockerflow.store.local import LocalStore
 from dockerflow.timeutil import iso_offset
 
@@ -30,12 +36,13 @@ def workflow_path(project: Path, name: str) -> Path:
         path = path.with_name(path.name + ".dig")
     return path
 
-def docker_factory() -> Executor:
+def docker_factory(locked: Mapping[str, str] | None = None, strict_lock: bool = False) -> Executor:
     """The Docker executor, made on the first task that needs it (host-only runs never
-    connect); it first removes containers left by dockerflow processes that died."""
+    connect); it first removes containers left by dockerflow processes that died.
+    `locked`: image name -> id of dockerflow.lock; `strict_lock`: run --locked."""
     from dockerflow.executors.docker import DockerExecutor
 
-    executor = DockerExecutor()
+    executor = DockerExecutor(locked=locked, strict_lock=strict_lock)
     executor.reap_orphans()
     return executor
 
@@ -64,6 +71,9 @@ def _selection(args: dict[str, Any], root: Any) -> Selection:
               help="Set a parameter (repeatable; a.b=c nests).")
 @click.option("-P", "--params-file", "params_files", multiple=True, metavar="FILE",
               help="Read parameters from a YAML file.")
+@click.option("-c", "--config", "config_file", metavar="FILE",
+              help="Digdag's configuration file: params.*, secrets.* (default:"
+                   " ~/.config/dockerflow/config, else ~/.config/digdag/config).")
 @click.option("-a", "--rerun", is_flag=True, help="Ignore saved results and run every task.")
 @click.option("-s", "--start", metavar="+TASK", help="Run from this task on.")
 @click.option("-g", "--goal", metavar="+TASK", help="Run only this task and what it contains.")
@@ -72,30 +82,51 @@ def _selection(args: dict[str, Any], root: Any) -> Selection:
 @click.option("--max-task-threads", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--max-tasks", type=click.IntRange(1), default=100_000, show_default=True,
               help="Refuse attempts with more tasks than this.")
+@click.option("--no-cache", is_flag=True,
+              help="Run tasks that have _cache instead of restoring their cached results"
+                   " (the cache entries are refreshed).")
+@click.option("--locked", is_flag=True,
+              help="Refuse to start unless every image is present with its id in dockerflow.lock.")
+@click.option("--junit", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write a JUnit XML report, a test case per task (also when the run fails"
+                   " or is stopped).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Show only failures (with their last output lines) and the summary.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show debug lines: task starts and skips, each task's duration.")
 def run(**args: Any) -> None:
     """Run WORKFLOW (a .dig file) locally; a second run of the same session resumes."""
+    config = load_config(args["config_file"])  # refused (exit 2) before anything else
     project = Path(args["project"]).resolve()
     path = workflow_path(project, args["workflow"])
-    reporter = Reporter(err=sys.stderr)
+    if args["quiet"] and args["verbose"]:
+        raise UserInputError("--quiet and --verbose can't be used together")
+    reporter = make_reporter(quiet=args["quiet"], verbose=args["verbose"])  # live on a terminal
     warnings: list[str] = []
     workflow = load_workflow(path, project, warnings=warnings)
     check_task_count(workflow, args["max_tasks"])
     for w in warnings:
         reporter.warning(w)
     selection = _selection(args, workflow.root)
-    attempt_params = build_params(args["params"], args["params_files"])
+    attempt_params = build_params(args["params"], args["params_files"], base=config.params)
+    secrets = {**config.secrets, **LocalSecrets().values()}  # the local store wins, as in Digdag
+    lock = locked_images(project, path, strict=args["locked"])  # --locked: refused here (exit 2)
+    factory = functools.partial(docker_factory, locked=lock.ids if lock else None, strict_lock=args["locked"])
     store = LocalStore(state_dir(project))
     session_time = resolve_session(args["session"], workflow.timezone, workflow.schedule,
                                    store.last_session_time(workflow.name))
     options = RunOptions(selection=selection, dry_run=args["dry_run"],
-                         max_task_threads=args["max_task_threads"], max_tasks=args["max_tasks"])
+                         max_task_threads=args["max_task_threads"], max_tasks=args["max_tasks"],
+                         cache=not args["no_cache"])
     reporter.info(f"Running {path.name} (session {iso_offset(session_time)})")
     try:
         attempt = start_attempt(workflow, project, store, session_time, attempt_params, reporter,
-                                options, docker_factory)
+                                options, factory, secrets=secrets)
     except TooManyTasks as e:
         raise UserInputError(str(e)) from None
-    summary = _run_with_signals(attempt)
+    with RunOutput(reporter, attempt.runner, args["junit"],  # the display; --junit, always
+                   {"session_time": iso_offset(session_time)}) as output:
+        summary = output.summary = _run_with_signals(attempt)
     store.close()
     _report(summary, args, session_time)
 
@@ -129,13 +160,18 @@ def _report(summary: RunSummary, args: dict[str, Any], session_time: Any) -> Non
         if reruns else ""
     counts = f"{summary.ran} run, {summary.skipped} skipped, {len(summary.failed)} failed," \
              f"{rerun_note} {summary.seconds:.2f}s"
+    images = images_line(summary.images) if summary.images else None
     if summary.interrupted:
         name = signal.Signals(summary.interrupted).name
         _say(f"Stopped by {name} ({counts}). Task state is saved: run the same command"
              " again to resume.")
+        if images:
+            _say(images)
         sys.exit(128 + summary.interrupted)
     if summary.success:
         _say(f"Success ({counts}).")
+        if images:
+            _say(images)
         return
     lines = [f"Failed ({counts}):"]
     for name, message in summary.failed:
@@ -145,6 +181,8 @@ def _report(summary: RunSummary, args: dict[str, Any], session_time: Any) -> Non
     cmd = " ".join(["dockerflow", "run", args["workflow"], "--session", f'"{session}"'])
     lines.append(f"Fix the problem, then run `{cmd}` to resume: tasks that succeeded are"
                  " skipped. Add --rerun to run every task again.")
+    if images:
+        lines.append(images)
     _say("\n".join(lines))
     # 3: a task could not run because the Docker engine was unavailable (cli/main.py).
     sys.exit(3 if any(name in summary.engine_unavailable for name, _ in summary.failed) else 1)

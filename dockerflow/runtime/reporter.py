@@ -5,20 +5,29 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, Any, TextIO
 
 from dockerflow.pathnames import task_file_name
 
 
 class Reporter:
-    """Prints events (thread-safe) and keeps a log file per task that printed something."""
+    """Prints events (thread-safe) and keeps a log file per task that printed something.
+
+    `listeners` (the JUnit report, the live display: runtime/records.py) are told of every
+    task event: each event method calls `self._notify("<method name>", *its arguments)`, and
+    a listener's method of that name, when it has one, is called (from the thread of the
+    event, outside the reporter's lock). `quiet` hides the task lines (output, starts, skips);
+    `verbose` shows `debug()` lines."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
-                 log_dir: Path | None = None, quiet: bool = False) -> None:
+                 log_dir: Path | None = None, quiet: bool = False,
+                 verbose: bool = False) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.log_dir = log_dir
         self.quiet = quiet
+        self.verbose = verbose
+        self.listeners: list[Any] = []
         self._lock = threading.Lock()
         self._logs: dict[str, IO[str]] = {}
         self._closed: set[TextIO] = set()
@@ -37,25 +46,37 @@ class Reporter:
         except (BrokenPipeError, ValueError, OSError):
             self._closed.add(stream)
 
+    def _notify(self, event: str, *args: Any) -> None:
+        for listener in self.listeners:
+            method = getattr(listener, event, None)
+            if method is not None:
+                method(*args)
+
     def info(self, text: str) -> None:
         self._print(text, err=True)
+
+    def debug(self, text: str) -> None:
+        """A line for `--verbose` only."""
+        if self.verbose:
+            self._print(text, err=True)
 
     def warning(self, text: str) -> None:
         self._print(f"warning: {text}", err=True)
 
     def task_started(self, name: str, note: str = "") -> None:
+        self._notify("task_started", name)
         if not self.quiet:
             self._print(f"[{name}] started{note}")
 
     def task_output(self, name: str, line: str, log: bool = True) -> None:
         """A line the task printed; `log` also appends it to the task's log file."""
         with self._lock:
-            self._write(self.out, f"[{name}] {line}")
-            if not log:
-                return
-            log_file = self._log(name)
+            if not self.quiet:
+                self._write(self.out, f"[{name}] {line}")
+            log_file = self._log(name) if log else None
             if log_file is not None:
                 log_file.write(line + "\n")
+        self._notify("task_output", name, line)
 
     def _log(self, name: str) -> IO[str] | None:
         if self.log_dir is None:
@@ -68,21 +89,35 @@ class Reporter:
         return log
 
     def task_finished(self, name: str) -> None:
+        """The task's outcome arrived; task_succeeded, task_failed or task_retrying follows."""
         with self._lock:
             log = self._logs.pop(name, None)
             if log is not None:
                 log.close()
+        self._notify("task_finished", name)
+
+    def task_succeeded(self, name: str) -> None:
+        self._notify("task_succeeded", name)
 
     def task_skipped(self, name: str, why: str) -> None:
+        self._notify("task_skipped", name, why)
         if not self.quiet:
             self._print(f"[{name}] skipped ({why})")
 
+    def task_cached(self, name: str) -> None:
+        """The task's `_cache` hit: its outputs and stored params were restored, nothing ran."""
+        self._notify("task_cached", name)
+        if not self.quiet:
+            self._print(f"[{name}] cached")
+
     def task_failed(self, name: str, message: str) -> None:
+        self._notify("task_failed", name, message)
         self._print("\n".join(f"[{name}] failed: {line}" for line in message.splitlines()),
                     err=True)
 
     def task_retrying(self, name: str, message: str, attempt: int, limit: int,
                       wait: float) -> None:
+        self._notify("task_retrying", name, message, attempt, limit, wait)
         self._print(f"[{name}] failed: {message}; retry {attempt}/{limit}"
                     + (f" in {wait:g}s" if wait else ""), err=True)
 

@@ -39,6 +39,7 @@ from dockerflow.graph.spec import RetrySpec, Workflow
 from dockerflow.graph.states import TaskState
 from dockerflow.graph.task import Task, TaskResult
 from dockerflow.operators import OPERATOR_NAMES, OPERATORS, OperatorContext
+from dockerflow.runtime.cache import task_cache
 from dockerflow.runtime.params import SessionInfo, visible_params
 from dockerflow.runtime.reporter import Reporter
 from dockerflow.runtime.selection import Mode, Selection
@@ -58,6 +59,7 @@ class RunOptions:
     max_task_threads: int = 32
     max_tasks: int = 100_000
     progress_interval: float = 60.0  # how often long-running tasks are listed as still running
+    cache: bool = True  # False (--no-cache): `_cache` never hits (entries are still refreshed)
 
 
 @dataclass
@@ -70,6 +72,7 @@ class RunSummary:
     interrupted: int | None = None  # the signal number, when stopped by one
     engine_reruns: int = 0  # tasks run again because the Docker engine restarted under them
     engine_unavailable: list[str] = field(default_factory=list)  # failed: the engine did not answer
+    images: dict[str, str] = field(default_factory=dict)  # image name -> id that tasks ran in
 
 
 @dataclass
@@ -120,6 +123,8 @@ class Runner:
         self._counts_lock = threading.Lock()  # workers update the engine counters
         self.engine_reruns = 0
         self.engine_unavailable: set[str] = set()
+        self.images: dict[str, str] = {}  # name -> id, reported by the Docker executor
+        self._images_saved: dict[str, str] = {}
 
     # -- executors ---------------------------------------------------------------------------
     def docker(self) -> Executor:
@@ -129,7 +134,21 @@ class Runner:
                     raise TaskFailure("this task needs Docker (it has a docker: option) but no"
                                       " Docker executor is available")
                 self._docker = self._docker_factory()
+                if hasattr(self._docker, "on_image"):  # the Docker executor reports its images
+                    self._docker.on_image = self._image_used
             return self._docker
+
+    def _image_used(self, name: str, image_id: str) -> None:
+        with self._counts_lock:
+            self.images[name] = image_id
+
+    def _save_images(self) -> None:
+        """Record new images with the attempt (on the loop's thread, which owns the store)."""
+        with self._counts_lock:
+            new = {k: v for k, v in self.images.items() if self._images_saved.get(k) != v}
+        if new:
+            self.store.record_images(self.session.attempt_id, new)
+            self._images_saved.update(new)
 
     def interrupt(self, signum: int) -> None:
         """Stop: called from a signal handler (main thread) or another thread."""
@@ -171,12 +190,15 @@ class Runner:
                 self.sched.cancel()
         finally:
             pool.shutdown(wait=self.interrupted is None, cancel_futures=True)
+            _close(self._docker)  # the end of the attempt: warm containers (docker: reuse) go
+            self._save_images()
             self.store.flush()
             self.reporter.close()
         return RunSummary(success=self.sched.success, ran=self.ran, skipped=self.skipped,
                           failed=self._failures(), seconds=time.monotonic() - started,
                           interrupted=self.interrupted, engine_reruns=self.engine_reruns,
-                          engine_unavailable=sorted(self.engine_unavailable))
+                          engine_unavailable=sorted(self.engine_unavailable),
+                          images=dict(self.images))
 
     def _wait_events(self) -> None:
         timeout = self.sched.next_wakeup()
@@ -190,6 +212,7 @@ class Runner:
         except queue.Empty:
             # About to block: make finished work durable first, so that even a kill -9
             # during a long task keeps what succeeded before it.
+            self._save_images()
             self.store.flush()
             try:
                 item = self.events.get(timeout=timeout)
@@ -279,6 +302,7 @@ class Runner:
         if out.result is not None:
             self._save(task, out.result)
             self.sched.succeed(task, out.result)
+            self.reporter.task_succeeded(task.full_name)
             return
         error = out.error or {"message": "failed"}
         self.sched.fail(task, error, retryable=out.retryable)
@@ -324,11 +348,15 @@ class Runner:
             if operator is None:
                 raise TaskFailure(f"Unknown operator '{op_name}>' in task {task.full_name}")
             out.retryable = operator.retryable
-            if not operator.inline:
-                self.reporter.task_started(task.full_name)
             ctx = self._context(task, str(op_name), params, config, log=not operator.inline)
+            cached = task_cache(ctx, use=self.options.cache)  # None: the task is not cached
+            result = cached.lookup() if cached is not None else None
+            if result is not None:
+                self.reporter.task_cached(task.full_name)
+            elif not operator.inline:
+                self.reporter.task_started(task.full_name)
             reruns = 0
-            while True:  # an engine restart under the task is not its failure: run it again
+            while result is None:  # an engine restart under the task is not its failure: run it again
                 try:
                     result = operator.run(ctx)
                     break
@@ -348,6 +376,8 @@ class Runner:
                 raise TaskFailure("canceled")
             if result.subtask_config is not None:
                 result.sub_spec = self._compile_sub(task, result.subtask_config)
+            if cached is not None and not cached.hit:
+                cached.save(result)
             out.result = result
         except EngineUnavailable as e:
             out.error = {"message": str(e)}
@@ -434,7 +464,7 @@ class Runner:
                 return last[1] == "success", session_id, last[0]
             options = RunOptions(selection=Selection("rerun" if rerun_on == "all" else "all"),
                                  max_task_threads=self.options.max_task_threads,
-                                 max_tasks=self.options.max_tasks)
+                                 max_tasks=self.options.max_tasks, cache=self.options.cache)
             attempt = start_attempt(workflow, self.project_dir, store, when, params,
                                     self.reporter, options, self._docker_factory,
                                     requiring=self.requiring, secrets=self.secrets)
@@ -462,6 +492,13 @@ class Runner:
                 out.append((t.full_name, str(t.error.get("message"))))
             stack.extend(reversed(t.children))
         return out
+
+
+def _close(executor: Executor | None) -> None:
+    """Release what an executor keeps for the attempt (DockerExecutor.close), when it can."""
+    close = getattr(executor, "close", None)
+    if close is not None:
+        close()
 
 
 def _has_template(value: Any) -> bool:
