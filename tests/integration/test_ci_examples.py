@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conformance_runner import use_warm_containers
 from junit_check import check_report
 
 CI = Path(__file__).resolve().parents[2] / "examples" / "ci"
@@ -65,9 +66,12 @@ def test_ci_dig_checks() -> None:
 
 
 @pytest.mark.docker
-def test_ci_dig_runs_and_reports(runner_images: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reuse", [False, True], ids=["containers", "warm"])
+def test_ci_dig_runs_and_reports(runner_images: None, tmp_path: Path, reuse: bool) -> None:
     project = tmp_path / "ci"
     shutil.copytree(CI, project, ignore=shutil.ignore_patterns(".dockerflow"))
+    if reuse:
+        assert use_warm_containers(project) > 0
     r = subprocess.run(CLI + ["run", "ci.dig", "--junit", "report.xml"], cwd=project,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
