@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from dockerflow.errors import UserInputError
-from dockerflow.runtime.cache import SIZE_ENV, TaskCache, cache_root, human_size, parse_size, size_limit
+from dockerflow.errors import TaskFailure, UserInputError
+from dockerflow.runtime.cache import SIZE_ENV, TaskCache, cache_root, human_size, size_limit
+from dockerflow.units import parse_size
 
 
 @click.group("cache")
@@ -27,10 +28,8 @@ def prune(project: str, everything: bool, max_size: str | None) -> None:
     if everything and max_size is not None:
         raise UserInputError("--all and --max-size can't be used together")
     try:
-        limit = parse_size(max_size) if max_size is not None else size_limit()
-    except ValueError as e:
-        raise UserInputError(f"--max-size: {e}") from None
-    except Exception as e:  # noqa: BLE001 - a bad $DOCKERFLOW_CACHE_SIZE
+        limit = parse_size(max_size, "--max-size") if max_size is not None else size_limit()
+    except (ValueError, TaskFailure) as e:  # a bad --max-size or $DOCKERFLOW_CACHE_SIZE
         raise UserInputError(str(e)) from None
     store = TaskCache(cache_root(Path(project).resolve()), max_size=limit)
     removed = store.clear() if everything else store.evict(limit)

@@ -6,17 +6,17 @@ at run time (`_do` bodies, `py>` subtasks, `call>` files), where errors name the
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
+from dockerflow.dig.cache_directive import parse_cache_value
+from dockerflow.dig.words import did_you_mean, kind_of
 from dockerflow.errors import DigError
 from dockerflow.executors.docker_options import KNOWN_KEYS as DOCKER_KEYS
 from dockerflow.executors.docker_options import DockerOptionsError, parse_docker_options
 from dockerflow.graph.spec import RetrySpec, TaskSpec, static_size
-from dockerflow.runtime.cache import parse_cache_value
 
 TASK_NAME_RE = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.]+$")
 GROUP_KEYS = frozenset({
@@ -34,11 +34,6 @@ OPERATOR_UNDERSCORE_KEYS = frozenset({
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RETRY_KEYS = ("limit", "interval", "interval_type", "max_interval")
 LOOP_OPERATORS = frozenset({"loop", "for_each", "for_range"})
-
-
-def did_you_mean(word: str, choices: Collection[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def is_expr(value: Any) -> bool:
@@ -100,7 +95,7 @@ class Compiler:
             config = {}
         if not isinstance(config, Mapping):
             raise self.loc.error(parent, parent_key,
-                                 f"Task '{name}' must be a mapping of keys, got {_kind(config)}")
+                                 f"Task '{name}' must be a mapping of keys, got {kind_of(config)}")
         if config.get("_disable") is True:
             return TaskSpec(name=name, file=getattr(config, "file", None),
                             line=getattr(config, "line", None))
@@ -410,18 +405,18 @@ def loop_count(op: str, config: Mapping[str, Any], op_key: str, loc: Locator) ->
     spec = _json_literal(command, fail)
     if op == "for_each":
         if not isinstance(spec, Mapping):
-            raise fail(f"needs a map of key: [values], got {_kind(spec)}")
+            raise fail(f"needs a map of key: [values], got {kind_of(spec)}")
         total = 1
         for key, values in spec.items():
             if is_expr(values):
                 return None
             values = _json_literal(values, lambda m, k=key: fail(f"values of '{k}': {m}"))
             if not isinstance(values, list):
-                raise fail(f"values of '{key}' must be a list, got {_kind(values)}")
+                raise fail(f"values of '{key}' must be a list, got {kind_of(values)}")
             total *= len(values)
         return total if spec else 0
     if not isinstance(spec, Mapping):  # for_range
-        raise fail(f"needs {{from: N, to: M, step: S}} or {{from, to, slices: K}}, got {_kind(spec)}")
+        raise fail(f"needs {{from: N, to: M, step: S}} or {{from, to, slices: K}}, got {kind_of(spec)}")
     unknown = [k for k in spec if k not in ("from", "to", "step", "slices")]
     if unknown:
         raise fail(f"unknown key '{unknown[0]}'" + did_you_mean(str(unknown[0]), ("from", "to", "step", "slices")))
@@ -494,14 +489,6 @@ def _folder_depth(file: str | None) -> int | None:
     if not file or file.startswith("/") or ".." in file.split("/"):
         return None
     return file.count("/")
-
-
-def _kind(value: Any) -> str:
-    for kind, text in ((bool, "a boolean"), (str, "a string"), (int, "a number"),
-                       (float, "a number"), (list, "a list"), (Mapping, "a mapping")):
-        if isinstance(value, kind):
-            return text
-    return "nothing" if value is None else type(value).__name__
 
 
 def _strings(value: Any) -> list[str]:

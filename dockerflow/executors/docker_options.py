@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import PurePosixPath
 from typing import Any
 
-from dockerflow import timeutil
+from dockerflow import timeutil, units
 from dockerflow.errors import ExecutorError
 
 
@@ -137,20 +137,12 @@ KNOWN_KEYS = (
 
 # ---------------------------------------------------------------- scalar parsers
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-
-
 def parse_size(value: Any, what: str = "size") -> int:
     """'64m', '1g', '512MiB', 1048576 -> bytes (binary units, like the docker CLI)."""
-    if isinstance(value, bool):
-        raise DockerOptionsError(f"{what}: expected a size like 64m or 1g, got {value!r}")
-    if isinstance(value, int):
-        return value
-    match = _SIZE_RE.match(str(value))
-    if not match:
-        raise DockerOptionsError(f"{what}: expected a size like 64m or 1g, got {value!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    try:
+        return units.parse_size(value, what)
+    except ValueError as e:
+        raise DockerOptionsError(str(e)) from None
 
 
 def parse_duration(value: Any, what: str = "timeout") -> float:

@@ -24,19 +24,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from dockerflow.graph.spec import RetrySpec, TaskSpec
+from dockerflow.graph.spec import RetrySpec, TaskSpec, tree_size
 from dockerflow.graph.states import TaskState as S
 from dockerflow.graph.task import Task, TaskResult
 
 
 def count_specs(spec: TaskSpec) -> int:
-    """Nodes of a spec tree (iterative: trees may be nested hundreds deep)."""
-    total, stack = 0, [spec]
-    while stack:
-        node = stack.pop()
-        total += 1
-        stack.extend(node.children)
-    return total
+    return tree_size(spec)
 
 
 def sibling_upstreams(specs: tuple[TaskSpec, ...], parallel: bool,
@@ -305,12 +299,7 @@ class Scheduler:
 
 
 def _subtree_size(task: Task) -> int:
-    total, stack = 0, [task]
-    while stack:
-        node = stack.pop()
-        total += 1
-        stack.extend(node.children)
-    return total
+    return tree_size(task)
 
 
 class TooManyTasks(Exception):

@@ -7,6 +7,7 @@ group directives, and the children. The runtime instantiates specs into tasks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,16 +69,21 @@ class TaskSpec:
         return self.file or ""
 
 
-def static_size(spec: TaskSpec) -> int:
-    """Tasks of the tree, counting those that literal loop arguments will generate
-    (iterative: trees may be nested hundreds deep)."""
+def tree_size(root: Any, weight: Callable[[Any], int] = lambda node: 1) -> int:
+    """The sum of `weight` over a tree of nodes with `.children` (specs or tasks); iterative,
+    since trees may be nested hundreds deep."""
     total = 0
-    stack = [spec]
+    stack = [root]
     while stack:
         node = stack.pop()
-        total += 1 + node.generates
+        total += weight(node)
         stack.extend(node.children)
     return total
+
+
+def static_size(spec: TaskSpec) -> int:
+    """Tasks of the tree, counting those that literal loop arguments will generate."""
+    return tree_size(spec, lambda node: 1 + node.generates)
 
 
 @dataclass(frozen=True, slots=True)

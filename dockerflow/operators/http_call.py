@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from dockerflow.dig.words import kind_of
 from dockerflow.dig.yaml_loader import load_text
 from dockerflow.errors import DigError, TaskFailure
 from dockerflow.graph.task import TaskResult
@@ -22,11 +23,6 @@ from dockerflow.operators.http import REQUEST_OPTIONS, masked, media_type, optio
 JSON_TYPES = frozenset({"application/json"})
 YAML_TYPES = frozenset({"application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"})
 WHAT = "http_call>"
-
-
-def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "nothing"}.get(type(value), type(value).__name__)
 
 
 class HttpCallOperator:
@@ -77,7 +73,7 @@ class HttpCallOperator:
             raise TaskFailure(f"{WHAT}: {url}: the response is not valid JSON: {e}") from None
         if not isinstance(value, dict):
             raise TaskFailure(f"{WHAT}: {url}: a workflow must be a JSON object, but the"
-                              f" response holds {_kind(value)}")
+                              f" response holds {kind_of(value)}")
         return value
 
     @staticmethod

@@ -20,12 +20,10 @@ under them) are never cached.
 
 from __future__ import annotations
 
-import functools
 import glob
 import hashlib
 import json
 import os
-import re
 import shutil
 import stat
 import threading
@@ -36,119 +34,33 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from dockerflow.dig.cache_directive import STATE_DIR, check_glob, parse_cache_value
 from dockerflow.errors import TaskFailure
 from dockerflow.graph.task import TaskResult
+from dockerflow.units import parse_size
 
 if TYPE_CHECKING:
     from dockerflow.operators.base import OperatorContext
 
-CACHE_KEYS = ("inputs", "outputs")
 CACHED_OPERATORS = frozenset({"sh", "py"})
 # Built-ins that differ between attempts of one session: not part of the key.
 VOLATILE_PARAMS = frozenset({"attempt_id", "session_id", "session_uuid", "retry_attempt_name"})
 SIZE_ENV = "DOCKERFLOW_CACHE_SIZE"
 DEFAULT_MAX_SIZE = 1 << 30  # 1 GiB
 FORMAT = 1  # manifest and key layout version
-STATE_DIR = ".dockerflow"
 _STALE_TMP = 3600.0  # seconds after which a leftover temp folder is removed by prune
 
 
-# -- the directive -----------------------------------------------------------------------------
-def parse_cache_value(value: Any, fail: Callable[..., Exception],
-                      depth: int | None = None) -> dict[str, list[str]] | bool:
-    """`_cache` as written -> `{"inputs": [...], "outputs": [...]}` (both keys always, so a
-    nearer `_cache` replaces an inherited one whole) or False (`_cache: false`: off).
-
-    `depth`: how many folders below the project the task's folder is (None: unknown), to
-    refuse `..` that leaves the project; `${...}` globs are checked when the task runs.
-    `fail(message)` or `fail(message, mapping, key)` (the key at fault) makes the error."""
-    if value is False:
-        return False
-    if not isinstance(value, Mapping):
-        raise fail("_cache must be a mapping {inputs: [globs], outputs: [globs]}, or false to"
-                   f" turn an inherited _cache off; got {_kind(value)}")
-    for key in value:
-        if key not in CACHE_KEYS:
-            raise fail(f"Unknown key '{key}' in _cache" + _did_you_mean(str(key), CACHE_KEYS)
-                       + "; only 'inputs' and 'outputs'", value, key)
-    out: dict[str, list[str]] = {}
-    for key in CACHE_KEYS:
-        items = value.get(key)
-        if items is None:
-            items = []
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            raise fail(f"_cache {key} must be a list of glob strings (relative to the task's"
-                       f" folder), e.g. {key}: [src/**/*.py]; got {_kind(items)}", value, key)
-        for pattern in items:
-            check_glob(pattern, key, functools.partial(_fail_at, fail, value, key), depth)
-        out[key] = list(items)
-    return out
-
-
-def _fail_at(fail: Callable[..., Exception], node: Any, key: str, message: str) -> Exception:
-    return fail(message, node, key)
-
-
-def check_glob(pattern: str, key: str, fail: Callable[[str], Exception],
-               depth: int | None) -> None:
-    if not pattern.strip():
-        raise fail(f"_cache {key}: an empty glob")
-    if "${" in pattern:
-        return  # evaluated per task; checked then
-    if pattern.startswith(("/", "~")):
-        raise fail(f"_cache {key}: '{pattern}' must be relative to the task's folder")
-    level = 0
-    lowest = 0
-    for part in PurePosixPath(pattern).parts:
-        if part == "..":
-            level -= 1
-        elif part not in (".", "**"):
-            level += 1
-        lowest = min(lowest, level)
-    if depth is not None and lowest < -depth:
-        raise fail(f"_cache {key}: '{pattern}' leaves the project folder")
-    if PurePosixPath(pattern).parts[:1] == (STATE_DIR,) and depth == 0:
-        raise fail(f"_cache {key}: '{pattern}' is in {STATE_DIR}/, dockerflow's own state")
-
-
-def _kind(value: Any) -> str:
-    for kind, text in ((bool, "a boolean"), (str, "a string"), (int, "a number"),
-                       (float, "a number"), (list, "a list"), (Mapping, "a mapping")):
-        if isinstance(value, kind):
-            return f"{text} ({value!r})" if kind in (bool, str, int, float) else text
-    return "nothing" if value is None else type(value).__name__
-
-
-def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 # -- sizes -------------------------------------------------------------------------------------
-_SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """`500M`, `2G`, `1GiB`, `1.5g`, `1048576` -> bytes (units are powers of 1024)."""
-    match = _SIZE_RE.match(text)
-    if not match:
-        raise ValueError(f"invalid size {text!r}: use bytes or a number with K, M, G or T"
-                         " (e.g. 500M, 2G)")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * 1024 ** " kmgt".index(unit or " "))
-
-
 def size_limit(environ: Mapping[str, str] | None = None) -> int:
     """$DOCKERFLOW_CACHE_SIZE in bytes (0: store nothing), else 1 GiB."""
     text = (os.environ if environ is None else environ).get(SIZE_ENV, "").strip()
     if not text:
         return DEFAULT_MAX_SIZE
     try:
-        return parse_size(text)
+        return parse_size(text, SIZE_ENV)
     except ValueError as e:
-        raise TaskFailure(f"{SIZE_ENV}: {e}") from None
+        raise TaskFailure(str(e)) from None
 
 
 def human_size(n: int) -> str:

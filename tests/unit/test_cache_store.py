@@ -7,20 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from dockerflow.dig.cache_directive import parse_cache_value
 from dockerflow.dig.compile import Compiler
 from dockerflow.dig.yaml_loader import load_text
 from dockerflow.errors import DigError, TaskFailure
 from dockerflow.graph.task import TaskResult
 from dockerflow.operators import OPERATOR_NAMES
-from dockerflow.runtime.cache import (
-    TaskCache,
-    cache_key,
-    expand,
-    parse_cache_value,
-    parse_size,
-    size_limit,
-)
+from dockerflow.runtime.cache import TaskCache, cache_key, expand, size_limit
 from dockerflow.sdk import Cache, Group, Sh, Workflow, parse_dig, to_dig
+from dockerflow.units import parse_size
 
 
 def _fail(message: str, *_where: object) -> ValueError:
