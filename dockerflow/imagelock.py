@@ -39,9 +39,9 @@ from dockerflow.executors.docker_options import (
     parse_docker_options,
 )
 from dockerflow.graph.spec import TaskSpec
+from dockerflow.pathnames import LOCK_FILE
 from dockerflow.runtime.params import deep_merge
 
-LOCK_FILE = "dockerflow.lock"
 CONTAINER_OPERATORS = frozenset({"sh", "py"})  # the operators that run in a container
 _IMAGE_KEYS = ("image", "build", "build_options", "pull", "pull_always")
 

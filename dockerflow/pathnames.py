@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
+LOCK_FILE = "dockerflow.lock"  # the image lock at the project's root (imagelock.py)
 MAX_BYTES = 120  # a name and a suffix such as ".log" stay far below 255 bytes
 TAIL_BYTES = 80
 

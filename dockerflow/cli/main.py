@@ -11,38 +11,48 @@ Exit status:
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from dockerflow import __version__
-from dockerflow.cli.cache_cmd import cache
-from dockerflow.cli.check_cmd import check
-from dockerflow.cli.gc_cmd import gc
-from dockerflow.cli.graph_cmd import graph
-from dockerflow.cli.images_cmd import images
-from dockerflow.cli.init_cmd import init
-from dockerflow.cli.lock_cmd import lock
-from dockerflow.cli.run_cmd import run
-from dockerflow.cli.secrets_cmd import secrets
 from dockerflow.errors import EngineUnavailable, UserInputError
 
+# Each command's module is imported only when that command runs (or for --help): a run does
+# not pay for the imports of graph, lock, cache...
+COMMANDS = {
+    "run": "dockerflow.cli.run_cmd:run",
+    "check": "dockerflow.cli.check_cmd:check",
+    "graph": "dockerflow.cli.graph_cmd:graph",
+    "init": "dockerflow.cli.init_cmd:init",
+    "images": "dockerflow.cli.images_cmd:images",
+    "gc": "dockerflow.cli.gc_cmd:gc",
+    "secrets": "dockerflow.cli.secrets_cmd:secrets",
+    "cache": "dockerflow.cli.cache_cmd:cache",
+    "lock": "dockerflow.cli.lock_cmd:lock",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose commands are `module:attribute` names, imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dockerflow")
 def cli() -> None:
     """A Digdag-compatible workflow engine that runs tasks in Docker."""
-
-
-cli.add_command(run)
-cli.add_command(check)
-cli.add_command(graph)
-cli.add_command(init)
-cli.add_command(images)
-cli.add_command(gc)
-cli.add_command(secrets)
-cli.add_command(cache)
-cli.add_command(lock)
 
 
 # The loader, compiler and scheduler walk the task tree recursively, a few frames a level;

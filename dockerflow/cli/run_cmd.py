@@ -11,14 +11,13 @@ from typing import Any
 
 import click
 
-from dockerflow.cli.lock_cmd import locked_images
 from dockerflow.cli.params import build_params, resolve_session
 from dockerflow.config import load_config
 from dockerflow.dig.workflow import check_task_count, load_workflow
 from dockerflow.errors import UserInputError
 from dockerflow.executors.base import Executor
 from dockerflow.graph.scheduler import TooManyTasks
-from dockerflow.imagelock import images_line
+from dockerflow.pathnames import LOCK_FILE
 from dockerflow.runtime.local import LocalAttempt, start_attempt, state_dir
 from dockerflow.runtime.progress import RunOutput, make_reporter
 from dockerflow.runtime.runner import RunOptions, RunSummary
@@ -110,7 +109,11 @@ def run(**args: Any) -> None:
     selection = _selection(args, workflow.root)
     attempt_params = build_params(args["params"], args["params_files"], base=config.params)
     secrets = {**config.secrets, **LocalSecrets().values()}  # the local store wins, as in Digdag
-    lock = locked_images(project, path, strict=args["locked"])  # --locked: refused here (exit 2)
+    lock = None
+    if args["locked"] or (project / LOCK_FILE).exists():  # --locked: refused here (exit 2)
+        from dockerflow.cli.lock_cmd import locked_images
+
+        lock = locked_images(project, path, strict=args["locked"])
     factory = functools.partial(docker_factory, locked=lock.ids if lock else None, strict_lock=args["locked"])
     store = LocalStore(state_dir(project))
     session_time = resolve_session(args["session"], workflow.timezone, workflow.schedule,
@@ -160,7 +163,11 @@ def _report(summary: RunSummary, args: dict[str, Any], session_time: Any) -> Non
         if reruns else ""
     counts = f"{summary.ran} run, {summary.skipped} skipped, {len(summary.failed)} failed," \
              f"{rerun_note} {summary.seconds:.2f}s"
-    images = images_line(summary.images) if summary.images else None
+    images = None
+    if summary.images:
+        from dockerflow.imagelock import images_line
+
+        images = images_line(summary.images)
     if summary.interrupted:
         name = signal.Signals(summary.interrupted).name
         _say(f"Stopped by {name} ({counts}). Task state is saved: run the same command"

@@ -14,8 +14,6 @@ from typing import Any, Literal
 from dockerflow.dig.cache_directive import parse_cache_value
 from dockerflow.dig.words import did_you_mean, kind_of
 from dockerflow.errors import DigError
-from dockerflow.executors.docker_options import KNOWN_KEYS as DOCKER_KEYS
-from dockerflow.executors.docker_options import DockerOptionsError, parse_docker_options
 from dockerflow.graph.spec import RetrySpec, TaskSpec, static_size
 
 TASK_NAME_RE = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.]+$")
@@ -299,6 +297,9 @@ class Compiler:
         """Validate a `docker:` fragment (from `_export` or a task's own key) as far as it is
         literal: unknown keys (with a did-you-mean) and bad values, at the key's line. A
         fragment need not name the image: it may come from an `_export` further up."""
+        from dockerflow.executors.docker_options import KNOWN_KEYS as DOCKER_KEYS
+        from dockerflow.executors.docker_options import DockerOptionsError, parse_docker_options
+
         value = parent[key]
         if is_expr(value):
             return

@@ -11,7 +11,6 @@ from typing import Any, ClassVar, Protocol
 
 from dockerflow.errors import TaskFailure
 from dockerflow.executors.base import ExecRequest, ExecResult, Executor, ExitReason
-from dockerflow.executors.docker_options import parse_docker_options
 from dockerflow.graph.task import TaskResult
 from dockerflow.pathnames import task_file_name
 from dockerflow.secrets import SecretResolver
@@ -79,8 +78,11 @@ class OperatorContext:
     def execute(self, argv: list[str], env: dict[str, str], needs_python: bool = False,
                 timeout: float | None = None) -> ExecResult:
         raw = self.docker_config()
-        docker = None if raw is None else parse_docker_options(
-            raw, host_env=os.environ, base_dir=str(self.project_dir))
+        docker = None
+        if raw is not None:  # host tasks never load the Docker side
+            from dockerflow.executors.docker_options import parse_docker_options
+
+            docker = parse_docker_options(raw, host_env=os.environ, base_dir=str(self.project_dir))
         request = ExecRequest(argv=argv, env=env, cwd=self.workdir, project_dir=self.project_dir,
                               io_dir=self.io_dir, task_name=self.full_name,
                               on_output=self.output, docker=docker, taskside=self.taskside,

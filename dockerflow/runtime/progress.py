@@ -27,7 +27,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
-from dockerflow.runtime import junit
 from dockerflow.runtime.records import FAILED, PASSED, RETRYING, RUNNING, SKIPPED, Recorder
 from dockerflow.runtime.reporter import Reporter
 
@@ -323,6 +322,8 @@ class RunOutput:
         live = isinstance(reporter, DisplayReporter) and reporter.live
         tree: list[tuple[str, str | None]] | None = None
         if self.recorder is not None and (self.junit is not None or live):
+            from dockerflow.runtime import junit  # only for --junit and the live display
+
             tree = list(junit.tree_tasks(self.runner.sched.root))
         if self.junit is not None and self.recorder is not None and tree is not None:
             tails = {r.name: list(r.tail) for r in self.recorder.all() if r.tail}

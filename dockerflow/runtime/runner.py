@@ -39,7 +39,6 @@ from dockerflow.graph.spec import RetrySpec, Workflow
 from dockerflow.graph.states import TaskState
 from dockerflow.graph.task import Task, TaskResult
 from dockerflow.operators import OPERATOR_NAMES, OPERATORS, OperatorContext
-from dockerflow.runtime.cache import task_cache
 from dockerflow.runtime.params import SessionInfo, visible_params
 from dockerflow.runtime.reporter import Reporter
 from dockerflow.runtime.selection import Mode, Selection
@@ -349,7 +348,11 @@ class Runner:
                 raise TaskFailure(f"Unknown operator '{op_name}>' in task {task.full_name}")
             out.retryable = operator.retryable
             ctx = self._context(task, str(op_name), params, config, log=not operator.inline)
-            cached = task_cache(ctx, use=self.options.cache)  # None: the task is not cached
+            cached = None  # the task's cache entry, when it has `_cache`
+            if params.get("_cache") not in (None, False):
+                from dockerflow.runtime.cache import task_cache
+
+                cached = task_cache(ctx, use=self.options.cache)
             result = cached.lookup() if cached is not None else None
             if result is not None:
                 self.reporter.task_cached(task.full_name)
