@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LOCK := requirements.lock
+LOCK := requirements-lock.txt
 UV_VERSION := 0.13.9
 CONFORMANCE ?= $(CURDIR)/../shared/conformance
 

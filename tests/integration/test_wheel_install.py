@@ -1,7 +1,7 @@
 """`pip install` of the wheel works away from the checkout: the runner images ship in it.
 
 A wheel built from (a copy of) the checkout goes into a fresh venv outside the checkout, with
-the dependency versions of requirements.lock as constraints; from a folder outside the
+the dependency versions of requirements-lock.txt as constraints; from a folder outside the
 checkout that venv's `dockerflow images build` builds dockerflow/python:latest from the
 Dockerfiles inside the installed package, and `dockerflow run` runs `sh>` and `py>` tasks in it.
 """
@@ -20,7 +20,7 @@ import pytest
 from dockerflow.executors.docker_reaper import owner_labels
 
 REPO = Path(__file__).resolve().parents[2]
-LOCK = REPO / "requirements.lock"
+LOCK = REPO / "requirements-lock.txt"
 # What a build never needs: state, caches and environments (so the checkout is not written to).
 NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__",
                                     ".*_cache", ".hypothesis", ".dockerflow", "results")
