@@ -286,12 +286,6 @@ def _attempts(call: Callable[[], T], retry: bool, ctx: OperatorContext) -> T:
     raise AssertionError("unreachable")
 
 
-def masked(ctx: OperatorContext, e: TaskFailure) -> TaskFailure:
-    """`e` with the values of the secrets the task used replaced by `***`."""
-    text = ctx.secrets.mask(str(e))
-    return e if text == str(e) else TaskFailure(text)
-
-
 class HttpOperator:
     name: ClassVar[str] = "http"
     retryable: ClassVar[bool] = True
@@ -299,12 +293,6 @@ class HttpOperator:
     options: ClassVar[frozenset[str]] = REQUEST_OPTIONS | {"store_content"}
 
     def run(self, ctx: OperatorContext) -> TaskResult:
-        try:
-            return self._run(ctx)
-        except TaskFailure as e:
-            raise masked(ctx, e) from None
-
-    def _run(self, ctx: OperatorContext) -> TaskResult:
         secret_uri = ctx.secrets.find("http.uri")
         method, url, response = send(ctx, "http>", ctx.command if secret_uri is None
                                      else secret_uri)

@@ -18,7 +18,7 @@ from dockerflow.errors import DigError, TaskFailure
 from dockerflow.graph.task import TaskResult
 from dockerflow.operators.base import OperatorContext
 from dockerflow.operators.flow import CALL_DROPS
-from dockerflow.operators.http import REQUEST_OPTIONS, masked, media_type, option, send
+from dockerflow.operators.http import REQUEST_OPTIONS, media_type, option, send
 
 JSON_TYPES = frozenset({"application/json"})
 YAML_TYPES = frozenset({"application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"})
@@ -32,12 +32,6 @@ class HttpCallOperator:
     options: ClassVar[frozenset[str]] = REQUEST_OPTIONS | {"content_type_override"}
 
     def run(self, ctx: OperatorContext) -> TaskResult:
-        try:
-            return self._run(ctx)
-        except TaskFailure as e:
-            raise masked(ctx, e) from None
-
-    def _run(self, ctx: OperatorContext) -> TaskResult:
         method, url, response = send(ctx, WHAT, ctx.command)
         ctx.output(f"{method} {url} -> {response.status}")
         override = option(ctx, "content_type_override")

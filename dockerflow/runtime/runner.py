@@ -335,6 +335,7 @@ class Runner:
     def _execute(self, task: Task, raw: dict[str, Any],
                  error: dict[str, Any] | None) -> _Outcome:
         out = _Outcome(task)
+        ctx: OperatorContext | None = None
         if self.canceled.is_set():  # queued before Ctrl-C: never start it
             out.error = {"message": "canceled before it started"}
             out.started = False
@@ -383,12 +384,12 @@ class Runner:
                 cached.save(result)
             out.result = result
         except EngineUnavailable as e:
-            out.error = {"message": str(e)}
+            out.error = {"message": _masked(ctx, e)}
             with self._counts_lock:
                 self.engine_unavailable.add(task.full_name)
             return out
-        except DockerflowError as e:
-            out.error = {"message": str(e)}
+        except DockerflowError as e:  # the values of the task's secrets never reach a message
+            out.error = {"message": _masked(ctx, e)}
         except Exception as e:  # a bug: keep the run alive, show where
             out.error = {"message": f"unexpected error: {e!r}",
                          "stacktrace": traceback.format_exc()}
@@ -502,6 +503,10 @@ def _close(executor: Executor | None) -> None:
     close = getattr(executor, "close", None)
     if close is not None:
         close()
+
+
+def _masked(ctx: OperatorContext | None, error: Exception) -> str:
+    return str(error) if ctx is None else ctx.secrets.mask(str(error))
 
 
 def _has_template(value: Any) -> bool:
