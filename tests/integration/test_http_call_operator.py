@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from http_testing import cli, run, serve
 
 from dockerflow.sdk import HttpCall, Sh, Workflow, read_dig, to_dig
-
-CLI = [sys.executable, "-m", "dockerflow"]
 
 YAML_WF = """\
 _export:
@@ -66,25 +61,8 @@ class Served(BaseHTTPRequestHandler):
 def server() -> Iterator[str]:
     Served.routes = {}
     Served.requests = []
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Served)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-
-
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "XDG_CONFIG_HOME"}
-    env["HOME"] = str(project / "home")  # local secrets of this test only
-    return subprocess.run(CLI + list(args), cwd=project, capture_output=True, text=True,
-                          timeout=120, env=env)
-
-
-def run(project: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
-    (project / "wf.dig").write_text(text)
-    return cli(project, "run", "wf.dig", *args)
+    with serve(Served) as url:
+        yield url
 
 
 def test_yaml_workflow_runs_as_children_in_digdags_dialect(server: str, tmp_path: Path) -> None:

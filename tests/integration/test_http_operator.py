@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-
-CLI = [sys.executable, "-m", "dockerflow"]
+from http_testing import run, serve, set_secrets
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -57,32 +52,8 @@ class Recorder(BaseHTTPRequestHandler):
 def server() -> Iterator[str]:
     Recorder.requests = []
     Recorder.failures = {}
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-
-
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI with HOME in the test's folder, so local secrets are the test's own."""
-    env = {k: v for k, v in os.environ.items() if k != "XDG_CONFIG_HOME"}
-    env["HOME"] = str(project / "home")
-    return subprocess.run(CLI + list(args), cwd=project, capture_output=True, text=True,
-                          timeout=120, env=env)
-
-
-def run(project: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
-    (project / "wf.dig").write_text(text)
-    return cli(project, "run", "wf.dig", *args)
-
-
-def set_secrets(project: Path, *pairs: str) -> None:
-    r = cli(project, "secrets", "--local", *[a for p in pairs for a in ("--set", p)])
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert (project / "home" / ".config" / "dockerflow" / "secrets.json").is_file()
+    with serve(Recorder) as url:
+        yield url
 
 
 def test_get_stores_status_and_content_for_later_tasks(server: str, tmp_path: Path) -> None:
