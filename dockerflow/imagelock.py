@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dockerflow.dig.compile import Compiler, is_expr
+from dockerflow.dig.compile import Compiler, has_expr, is_expr
 from dockerflow.dig.workflow import display_path, load_workflow, resolve_call
 from dockerflow.dig.yaml_loader import load_file
 from dockerflow.errors import DigError, UserInputError
@@ -158,7 +158,7 @@ class _Walker:
         if not isinstance(image, str) or is_expr(image):
             self._note(spec, f"docker image {image!r} is evaluated per task: not locked")
             return
-        literal = {k: docker[k] for k in _IMAGE_KEYS if k in docker and not _has_expr(docker[k])}
+        literal = {k: docker[k] for k in _IMAGE_KEYS if k in docker and not has_expr(docker[k])}
         for key in ("build", "build_options"):
             if key in docker and key not in literal:
                 self._note(spec, f"docker {key} of {image} is evaluated per task: the build is not locked"
@@ -196,16 +196,6 @@ def _merge_export(inherited: dict[str, Any], spec: TaskSpec) -> dict[str, Any]:
 
 def _copy(value: Any) -> Any:
     return deep_merge({}, value) if isinstance(value, Mapping) else value
-
-
-def _has_expr(value: Any) -> bool:
-    if isinstance(value, str):
-        return is_expr(value)
-    if isinstance(value, Mapping):
-        return any(_has_expr(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_expr(v) for v in value)
-    return False
 
 
 def project_workflows(project: Path) -> Iterator[Path]:

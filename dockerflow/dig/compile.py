@@ -38,6 +38,11 @@ def is_expr(value: Any) -> bool:
     return isinstance(value, str) and "${" in value
 
 
+def has_expr(value: Any) -> bool:
+    """Whether a value, or any string nested in it, holds `${...}`."""
+    return any(is_expr(text) for text in _strings(value))
+
+
 class Locator:
     """Turns a config node and key into an error location."""
 
@@ -311,7 +316,7 @@ class Compiler:
                 raise self.loc.error(value, name, f"unknown docker option '{name}'"
                                      + did_you_mean(str(name), DOCKER_KEYS)
                                      + "; known: " + ", ".join(DOCKER_KEYS))
-            if any(is_expr(text) for text in _strings(item)):
+            if has_expr(item):
                 continue  # evaluated per task; the executor checks the value it gets
             probe = {name: item} if name == "image" else {"image": "x", name: item}
             try:
