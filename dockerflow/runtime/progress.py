@@ -9,7 +9,7 @@ them). When stdout is not a terminal (CI logs, pipes), the output is the plain p
 lines of reporter.py, unchanged. NO_COLOR turns colors off, not the display.
 
 `--quiet`: no task lines, only failures (each with the last lines its task printed) and the
-closing summary. `--verbose`: also the debug lines: starts and skips on a terminal, each
+closing summary. `--verbose`: also starts and skips on a terminal, each
 task's duration, `still running:`.
 
 `RunOutput` wraps a run: starts the display, and at the end (success, failure, Ctrl-C or a

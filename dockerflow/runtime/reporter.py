@@ -17,7 +17,7 @@ class Reporter:
     task event: each event method calls `self._notify("<method name>", *its arguments)`, and
     a listener's method of that name, when it has one, is called (from the thread of the
     event, outside the reporter's lock). `quiet` hides the task lines (output, starts, skips);
-    `verbose` shows `debug()` lines."""
+    `verbose` asks subclasses for more (DisplayReporter: durations, starts and skips)."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
                  log_dir: Path | None = None, quiet: bool = False,
@@ -54,11 +54,6 @@ class Reporter:
 
     def info(self, text: str) -> None:
         self._print(text, err=True)
-
-    def debug(self, text: str) -> None:
-        """A line for `--verbose` only."""
-        if self.verbose:
-            self._print(text, err=True)
 
     def warning(self, text: str) -> None:
         self._print(f"warning: {text}", err=True)
