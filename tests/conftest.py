@@ -43,3 +43,30 @@ def runner_images() -> None:
     client = docker_client_or_skip()
     build_runner_images(on_output=lambda line: None, client=client)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """A real PostgreSQL 15 on loopback for the whole session (tests/pgserver.py). Without
+    initdb the test fails under CI and is skipped elsewhere."""
+    from pgserver import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"no PostgreSQL server: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: object) -> Iterator[str]:
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create_database(name)  # type: ignore[attr-defined]
+    yield url
+    pg_server.drop_database(name)  # type: ignore[attr-defined]

@@ -1,0 +1,223 @@
+"""The store contract: what the runtime keeps between runs and shares with workers.
+
+One `Store` per process (or per server) holds sessions and their attempts, the results a
+resumed attempt replays, the task records and logs of every attempt, the project archives the
+attempts run, and the task queue that workers in other processes claim work from. `open_store`
+(dockerflow.store) picks the implementation from a URL; `SqlStore` (store/sql.py) implements it
+over SQLite and PostgreSQL.
+
+Writes the coordinator makes for every task (`save_task`, `save_result`) are buffered and
+written in batches; everything else is written at once. Waiting for another process is
+event-driven: `listen` / `notify` (store/notify.py), never a sleep loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+
+class AttemptStatus(str, Enum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+    KILLED = "killed"
+    REFUSED = "refused"
+
+    @property
+    def done(self) -> bool:
+        return self is not AttemptStatus.RUNNING
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id: int
+    workflow: str
+    session_time: str
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    id: int
+    session_id: int
+    workflow: str
+    session_time: str
+    status: AttemptStatus
+    started_at: float
+    finished_at: float | None
+    cancel_requested: bool
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One task of one attempt, as the coordinator last wrote it. Times are wall-clock epoch
+    seconds; `state` is a graph TaskState value ("blocked", "ready", "running", "success"...)."""
+
+    attempt_id: int
+    name: str
+    state: str
+    retry_count: int = 0
+    retry_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, Any] | None = None  # store/export params etc.
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A queued task request a worker claimed. `retry_count`: times the row was claimed again
+    after a lease expired (its previous worker vanished)."""
+
+    queue_id: int
+    attempt_id: int
+    task_name: str
+    request: dict[str, Any]
+    retry_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedOutcome:
+    queue_id: int
+    attempt_id: int
+    task_name: str
+    outcome: dict[str, Any]
+    retry_count: int
+
+
+class Listener(Protocol):
+    def wait(self, timeout: float | None) -> bool:
+        """True when notified (or notified since the previous wait), False on timeout."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    url: str
+
+    # -- sessions ----------------------------------------------------------------------------
+    def open_session(self, workflow: str, session_time: str, new_uuid: str) -> SessionRecord:
+        """Get or create the session (workflow, session_time); the first uuid is kept. Marks
+        the session as the most recently used one of the workflow."""
+        ...
+
+    def last_session_time(self, workflow: str) -> str | None:
+        """The session time of the workflow's most recently opened session."""
+        ...
+
+    def last_executed_before(self, workflow: str, session_time: datetime) -> datetime | None:
+        """The latest session time before `session_time` that has an attempt."""
+        ...
+
+    # -- attempts (always finished: callers call finish_attempt in a finally) ------------------
+    def start_attempt(self, session_id: int, params: Mapping[str, Any] | None = None) -> int: ...
+
+    def finish_attempt(self, attempt_id: int, status: AttemptStatus) -> None:
+        """Flushes buffered writes, then records the status and the finish time."""
+        ...
+
+    def get_attempt(self, attempt_id: int) -> AttemptRecord | None: ...
+
+    def last_attempt(self, session_id: int) -> AttemptRecord | None: ...
+
+    def request_cancel(self, attempt_id: int) -> None:
+        """Marks the attempt cancel_requested, deletes its queued rows no worker holds and
+        notifies "cancel"."""
+        ...
+
+    def canceled_attempts(self, attempt_ids: Collection[int]) -> set[int]: ...
+
+    # -- the images an attempt's tasks ran in (name -> image id) -------------------------------
+    def record_images(self, attempt_id: int, images: Mapping[str, str]) -> None: ...
+
+    def attempt_images(self, attempt_id: int) -> dict[str, str]: ...
+
+    # -- results of succeeded tasks per session (what a resumed attempt replays) ---------------
+    def results(self, session_id: int) -> dict[str, dict[str, Any]]: ...
+
+    def clear_results(self, session_id: int) -> None: ...
+
+    def save_result(self, session_id: int, name: str, record: Mapping[str, Any]) -> None:
+        """Buffered; the latest save of a name wins."""
+        ...
+
+    # -- task records per attempt --------------------------------------------------------------
+    def save_task(self, record: TaskRecord) -> None:
+        """Buffered; the latest save of (attempt_id, name) wins."""
+        ...
+
+    def tasks(self, attempt_id: int) -> list[TaskRecord]:
+        """In first-saved order (flushes first)."""
+        ...
+
+    def flush(self) -> None:
+        """Writes every buffered save in one transaction. Buffers also flush themselves at
+        2000 entries or when the previous flush is more than a second old."""
+        ...
+
+    # -- per-task logs -------------------------------------------------------------------------
+    def append_log(self, attempt_id: int, task_name: str, lines: Sequence[str]) -> None: ...
+
+    def task_log(self, attempt_id: int, task_name: str) -> list[str]: ...
+
+    def log_tasks(self, attempt_id: int) -> list[str]:
+        """Names of the attempt's tasks that have log lines, in order of their first line."""
+        ...
+
+    # -- project archives (tar.gz bytes), content-addressed ------------------------------------
+    def put_archive(self, data: bytes) -> str:
+        """Stores the bytes (idempotent) and returns their sha256 hex digest."""
+        ...
+
+    def get_archive(self, digest: str) -> bytes | None: ...
+
+    # -- the task queue ------------------------------------------------------------------------
+    def enqueue(self, attempt_id: int, task_name: str, request: Mapping[str, Any]) -> int:
+        """Commits the row, then notifies "queue"; returns the queue id."""
+        ...
+
+    def claim(self, owner: str, lease_seconds: float) -> Claim | None:
+        """The oldest row with no outcome whose lease is free or expired and whose attempt is
+        not cancel_requested; a row whose lease expired is taken over with retry_count + 1."""
+        ...
+
+    def heartbeat(self, owner: str, queue_ids: Collection[int], lease_seconds: float) -> set[int]:
+        """Extends the leases `owner` still holds; returns their ids."""
+        ...
+
+    def complete(self, queue_id: int, owner: str, outcome: Mapping[str, Any]) -> bool:
+        """Stores the outcome if `owner` still holds the row (False: another worker took it
+        over), then notifies f"attempt_{attempt_id}"."""
+        ...
+
+    def release(self, queue_id: int, owner: str) -> None:
+        """Gives a claimed row back unrun (retry_count unchanged); notifies "queue"."""
+        ...
+
+    def take_outcomes(self, attempt_id: int) -> list[QueuedOutcome]:
+        """The attempt's rows that have an outcome, deleted as they are returned, in the order
+        they completed."""
+        ...
+
+    def queued(self, attempt_id: int) -> int:
+        """The attempt's rows still waiting for an outcome."""
+        ...
+
+    def next_lease_expiry(self) -> float | None:
+        """Wall time of the earliest lease among claimable rows with no outcome, if any."""
+        ...
+
+    # -- notifications -------------------------------------------------------------------------
+    def listen(self, *channels: str) -> Listener: ...
+
+    def notify(self, channel: str) -> None: ...
+
+    def close(self) -> None:
+        """Flushes, then closes the connection."""
+        ...

@@ -1,0 +1,598 @@
+"""`SqlStore`: the Store contract (store/base.py) over DB-API, for SQLite and PostgreSQL.
+
+One implementation for both databases; what differs lives in a small dialect object:
+
+    placeholder     SQL is written with `?`; PostgreSQL's driver wants `%s`
+    write begin     SQLite: BEGIN IMMEDIATE (takes the write lock up front, so a transaction
+                    never fails half-way on a lock another process took); PostgreSQL: the
+                    driver's implicit BEGIN, autocommit off, a commit at the end of each call
+    claim locking   PostgreSQL: FOR UPDATE SKIP LOCKED in the claim's sub-select; SQLite needs
+                    none (BEGIN IMMEDIATE serialises claims)
+    notifications   PostgreSQL: NOTIFY; SQLite: Unix datagram sockets (store/notify.py)
+
+One connection per store, guarded by a lock: the coordinator thread and worker threads of a
+process share the store. Every call is one short transaction. JSON columns are TEXT holding
+json.dumps(..., default=str); times are time.time() floats.
+
+The per-task writes of a run (`save_task`, `save_result`) only append to a buffer: `flush`
+writes the buffer with executemany in one transaction, and the buffer flushes itself at 2000
+entries or when the previous flush is more than a second old. Reads of buffered data flush
+first, so a store always sees its own writes; other connections see them once flushed.
+psycopg is imported only when a PostgreSQL store is opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dockerflow.errors import UserInputError
+from dockerflow.store import migrations
+from dockerflow.store.base import (
+    AttemptRecord,
+    AttemptStatus,
+    Claim,
+    Listener,
+    QueuedOutcome,
+    SessionRecord,
+    TaskRecord,
+)
+from dockerflow.store.notify import PgListener, SocketHub, check_channel, pg_channel
+
+FLUSH_ENTRIES = 2000
+FLUSH_SECONDS = 1.0
+_CHUNK = 500  # ids per IN (...) list
+
+
+_ENCODER = json.JSONEncoder(default=str)  # json.dumps(..., default=str) without a new encoder
+
+
+def _dumps(value: Any) -> str:
+    return _ENCODER.encode(value)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+# -- dialects ----------------------------------------------------------------------------------
+class Dialect:
+    name = ""
+    claim_lock = ""
+    conn: Any
+
+    def __init__(self) -> None:
+        self._converted: dict[str, str] = {}
+
+    def sql(self, text: str) -> str:
+        return text
+
+    def begin_write(self, cur: Any) -> None:
+        """Starts a write transaction (SQLite); PostgreSQL's driver begins one implicitly."""
+
+    def listen(self, channels: tuple[str, ...]) -> Listener:
+        raise NotImplementedError
+
+    def notify(self, channel: str, execute: Callable[[str, tuple[Any, ...]], None]) -> None:
+        """`execute` runs one statement in a short transaction on the store's connection."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None,
+                                    check_same_thread=False)
+        try:
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.hub = SocketHub(path)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def begin_write(self, cur: Any) -> None:
+        cur.execute("BEGIN IMMEDIATE")
+
+    def listen(self, channels: tuple[str, ...]) -> Listener:
+        return self.hub.listen(*channels)
+
+    def notify(self, channel: str, execute: Callable[[str, tuple[Any, ...]], None]) -> None:
+        self.hub.notify(channel)
+
+    def close(self) -> None:
+        self.hub.close()
+        super().close()
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    claim_lock = " FOR UPDATE OF q SKIP LOCKED"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.conn = self.connect(autocommit=False)
+
+    def connect(self, autocommit: bool) -> Any:
+        import psycopg
+
+        options: dict[str, Any] = {}
+        given = psycopg.conninfo.conninfo_to_dict(self.url)
+        if "connect_timeout" not in given:
+            options["connect_timeout"] = 10
+        if "application_name" not in given:
+            options["application_name"] = "dockerflow"
+        try:
+            return psycopg.connect(self.url, autocommit=autocommit, **options)
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise UserInputError(
+                f"cannot connect to PostgreSQL at {describe_pg_target(self.url)}: {reason}"
+                " (check that the server runs and accepts TCP connections there, and the user"
+                " name, password and database name in the URL)") from None
+
+    def sql(self, text: str) -> str:
+        converted = self._converted.get(text)
+        if converted is None:
+            converted = self._converted[text] = text.replace("?", "%s")
+        return converted
+
+    def listen(self, channels: tuple[str, ...]) -> Listener:
+        return PgListener(self.connect, channels)
+
+    def notify(self, channel: str, execute: Callable[[str, tuple[Any, ...]], None]) -> None:
+        execute("SELECT pg_notify(?, '')", (pg_channel(channel),))
+
+
+# -- the store ---------------------------------------------------------------------------------
+_TASK_UPSERT = (
+    "INSERT INTO tasks (attempt_id, name, state, retry_count, retry_at, started_at, finished_at,"
+    " result, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (attempt_id, name) DO UPDATE SET state = excluded.state,"
+    " retry_count = excluded.retry_count, retry_at = excluded.retry_at,"
+    " started_at = excluded.started_at, finished_at = excluded.finished_at,"
+    " result = excluded.result, error = excluded.error")
+_RESULT_UPSERT = (
+    "INSERT INTO task_results (session_id, full_name, result) VALUES (?, ?, ?)"
+    " ON CONFLICT (session_id, full_name) DO UPDATE SET result = excluded.result")
+_ATTEMPT_COLUMNS = (
+    "SELECT a.id, a.session_id, s.workflow, s.session_time, a.status, a.started_at,"
+    " a.finished_at, a.cancel_requested, a.params"
+    " FROM attempts a JOIN sessions s ON s.id = a.session_id")
+
+
+def _attempt(row: Sequence[Any] | None) -> AttemptRecord | None:
+    if row is None:
+        return None
+    return AttemptRecord(id=int(row[0]), session_id=int(row[1]), workflow=row[2],
+                         session_time=row[3], status=AttemptStatus(row[4]),
+                         started_at=float(row[5]),
+                         finished_at=None if row[6] is None else float(row[6]),
+                         cancel_requested=bool(row[7]), params=_loads(row[8]) or {})
+
+
+def _chunks(ids: Collection[int]) -> Iterator[list[int]]:
+    items = [int(i) for i in ids]
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+class SqlStore:
+    """The Store contract over one DB-API connection (see the module docstring)."""
+
+    def __init__(self, url: str, dialect: Dialect) -> None:
+        self.url = url
+        self._d = dialect
+        self._lock = threading.RLock()
+        self._closed = False
+        self._tasks: dict[tuple[int, str], tuple[Any, ...]] = {}
+        self._results: dict[tuple[int, str], tuple[int, str, str]] = {}
+        self._last_flush = time.monotonic()
+
+    @classmethod
+    def sqlite(cls, path: Path) -> SqlStore:
+        path = path.expanduser().absolute()
+        where = f"the SQLite store {path}"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dialect = SqliteDialect(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise UserInputError(f"cannot open {where}: {exc} (check that its folder is"
+                                 " writable)") from None
+        try:
+            migrations.migrate(dialect.conn, dialect.name, where)
+        except sqlite3.DatabaseError as exc:
+            dialect.close()
+            raise UserInputError(f"cannot use {where}: {exc}") from None
+        except BaseException:
+            dialect.close()
+            raise
+        return cls(f"sqlite://{path}", dialect)
+
+    @classmethod
+    def postgresql(cls, url: str) -> SqlStore:
+        try:
+            import psycopg
+        except ImportError:
+            raise UserInputError("a PostgreSQL store needs psycopg 3: pip install"
+                                 " 'psycopg[binary]'") from None
+
+        dialect = PostgresDialect(url)
+        where = f"the PostgreSQL store at {describe_pg_target(url)}"
+        try:
+            migrations.migrate(dialect.conn, dialect.name, where)
+        except psycopg.Error as exc:
+            dialect.close()
+            raise UserInputError(f"cannot set up {where}: {exc} (check the user's"
+                                 " privileges on the database)") from None
+        except BaseException:
+            dialect.close()
+            raise
+        return cls(url, dialect)
+
+    def __repr__(self) -> str:
+        return f"<SqlStore {self._d.name}>"
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self, write: bool = True) -> Iterator[Any]:
+        """A cursor in one short transaction, committed at the end (rolled back on error)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            conn = self._d.conn
+            cur = conn.cursor()
+            try:
+                if write:
+                    self._d.begin_write(cur)
+                yield cur
+                conn.commit()
+            except BaseException:
+                try:
+                    conn.rollback()
+                except Exception:  # noqa: BLE001 - a lost connection: report the first error
+                    pass
+                raise
+            finally:
+                cur.close()
+
+    def _execute(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        cur.execute(self._d.sql(sql), tuple(params))
+        return cur
+
+    def _one(self, sql: str, params: Sequence[Any] = (), write: bool = False) -> Any:
+        with self._tx(write) as cur:
+            rows = self._execute(cur, sql, params).fetchall()  # all: RETURNING finishes
+        return rows[0] if rows else None
+
+    def _all(self, sql: str, params: Sequence[Any] = (), write: bool = False) -> list[Any]:
+        with self._tx(write) as cur:
+            return list(self._execute(cur, sql, params).fetchall())
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._tx() as cur:
+            return int(self._execute(cur, sql, params).rowcount)
+
+    # -- sessions ----------------------------------------------------------------------------
+    def open_session(self, workflow: str, session_time: str, new_uuid: str) -> SessionRecord:
+        row = self._one(
+            "INSERT INTO sessions (workflow, session_time, session_uuid, last_used)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (workflow, session_time)"
+            " DO UPDATE SET last_used = excluded.last_used RETURNING id, session_uuid",
+            (workflow, session_time, new_uuid, time.time()), write=True)
+        return SessionRecord(id=int(row[0]), workflow=workflow, session_time=session_time,
+                             uuid=str(row[1]))
+
+    def last_session_time(self, workflow: str) -> str | None:
+        row = self._one("SELECT session_time FROM sessions WHERE workflow = ?"
+                        " ORDER BY last_used DESC LIMIT 1", (workflow,))
+        return None if row is None else str(row[0])
+
+    def last_executed_before(self, workflow: str, session_time: datetime) -> datetime | None:
+        rows = self._all("SELECT s.session_time FROM sessions s WHERE s.workflow = ?"
+                         " AND EXISTS (SELECT 1 FROM attempts a WHERE a.session_id = s.id)",
+                         (workflow,))
+        best: datetime | None = None
+        for (text,) in rows:
+            try:
+                when = datetime.fromisoformat(text)
+                if when < session_time and (best is None or when > best):
+                    best = when
+            except (ValueError, TypeError):  # not ISO, or naive against aware: not comparable
+                continue
+        return best
+
+    # -- attempts ----------------------------------------------------------------------------
+    def start_attempt(self, session_id: int, params: Mapping[str, Any] | None = None) -> int:
+        row = self._one("INSERT INTO attempts (session_id, started_at, status, params)"
+                        " VALUES (?, ?, ?, ?) RETURNING id",
+                        (session_id, time.time(), AttemptStatus.RUNNING.value,
+                         _dumps(dict(params or {}))), write=True)
+        return int(row[0])
+
+    def finish_attempt(self, attempt_id: int, status: AttemptStatus | str) -> None:
+        status = AttemptStatus(status)
+        self.flush()
+        self._write("UPDATE attempts SET status = ?, finished_at = ? WHERE id = ?",
+                    (status.value, time.time(), attempt_id))
+
+    def get_attempt(self, attempt_id: int) -> AttemptRecord | None:
+        return _attempt(self._one(_ATTEMPT_COLUMNS + " WHERE a.id = ?", (attempt_id,)))
+
+    def last_attempt(self, session_id: int) -> AttemptRecord | None:
+        return _attempt(self._one(_ATTEMPT_COLUMNS + " WHERE a.session_id = ?"
+                                  " ORDER BY a.id DESC LIMIT 1", (session_id,)))
+
+    def request_cancel(self, attempt_id: int) -> None:
+        with self._tx() as cur:
+            self._execute(cur, "UPDATE attempts SET cancel_requested = TRUE WHERE id = ?",
+                          (attempt_id,))
+            self._delete_unheld(cur, attempt_id)
+        self.notify("cancel")
+
+    def _delete_unheld(self, cur: Any, attempt_id: int) -> None:
+        self._execute(cur, "DELETE FROM task_queue WHERE attempt_id = ? AND outcome IS NULL"
+                           " AND (owner IS NULL OR lease_until <= ?)", (attempt_id, time.time()))
+
+    def canceled_attempts(self, attempt_ids: Collection[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in _chunks(attempt_ids):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._all(f"SELECT id FROM attempts WHERE cancel_requested AND id IN ({marks})",
+                             chunk)
+            found.update(int(r[0]) for r in rows)
+        return found
+
+    # -- images ------------------------------------------------------------------------------
+    def record_images(self, attempt_id: int, images: Mapping[str, str]) -> None:
+        if not images:
+            return
+        with self._tx() as cur:
+            cur.executemany(self._d.sql(
+                "INSERT INTO attempt_images (attempt_id, name, id) VALUES (?, ?, ?)"
+                " ON CONFLICT (attempt_id, name) DO UPDATE SET id = excluded.id"),
+                [(attempt_id, name, image_id) for name, image_id in sorted(images.items())])
+
+    def attempt_images(self, attempt_id: int) -> dict[str, str]:
+        rows = self._all("SELECT name, id FROM attempt_images WHERE attempt_id = ? ORDER BY name",
+                         (attempt_id,))
+        return {str(name): str(image_id) for name, image_id in rows}
+
+    # -- buffered writes ---------------------------------------------------------------------
+    def results(self, session_id: int) -> dict[str, dict[str, Any]]:
+        self.flush()
+        rows = self._all("SELECT full_name, result FROM task_results WHERE session_id = ?",
+                         (session_id,))
+        return {str(name): json.loads(result) for name, result in rows}
+
+    def clear_results(self, session_id: int) -> None:
+        self.flush()
+        self._write("DELETE FROM task_results WHERE session_id = ?", (session_id,))
+
+    def save_result(self, session_id: int, name: str, record: Mapping[str, Any]) -> None:
+        row = (session_id, name, _dumps(record if isinstance(record, dict) else dict(record)))
+        with self._lock:
+            self._results[(session_id, name)] = row
+            if (len(self._tasks) + len(self._results) >= FLUSH_ENTRIES
+                    or time.monotonic() - self._last_flush > FLUSH_SECONDS):
+                self.flush()
+
+    def save_task(self, record: TaskRecord) -> None:
+        state = getattr(record.state, "value", record.state)
+        row = (record.attempt_id, record.name, state, record.retry_count, record.retry_at,
+               record.started_at, record.finished_at,
+               None if record.result is None else _dumps(record.result),
+               None if record.error is None else _dumps(record.error))
+        with self._lock:
+            # a dict keeps the first position of a key: the rows go out in first-saved order
+            self._tasks[(record.attempt_id, record.name)] = row
+            if (len(self._tasks) + len(self._results) >= FLUSH_ENTRIES
+                    or time.monotonic() - self._last_flush > FLUSH_SECONDS):
+                self.flush()
+
+    def tasks(self, attempt_id: int) -> list[TaskRecord]:
+        self.flush()
+        rows = self._all("SELECT attempt_id, name, state, retry_count, retry_at, started_at,"
+                         " finished_at, result, error FROM tasks WHERE attempt_id = ? ORDER BY id",
+                         (attempt_id,))
+        return [TaskRecord(attempt_id=int(r[0]), name=r[1], state=r[2], retry_count=int(r[3]),
+                           retry_at=r[4], started_at=r[5], finished_at=r[6],
+                           result=_loads(r[7]), error=_loads(r[8])) for r in rows]
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._tasks or self._results:
+                tasks, results = list(self._tasks.values()), list(self._results.values())
+                with self._tx() as cur:
+                    if tasks:
+                        cur.executemany(self._d.sql(_TASK_UPSERT), tasks)
+                    if results:
+                        cur.executemany(self._d.sql(_RESULT_UPSERT), results)
+                self._tasks, self._results = {}, {}  # only once written: a failed flush keeps them
+            self._last_flush = time.monotonic()
+
+    # -- logs --------------------------------------------------------------------------------
+    def append_log(self, attempt_id: int, task_name: str, lines: Sequence[str]) -> None:
+        if not lines:
+            return
+        with self._tx() as cur:
+            cur.executemany(self._d.sql(
+                "INSERT INTO task_logs (attempt_id, task_name, line) VALUES (?, ?, ?)"),
+                [(attempt_id, task_name, line) for line in lines])
+
+    def task_log(self, attempt_id: int, task_name: str) -> list[str]:
+        rows = self._all("SELECT line FROM task_logs WHERE attempt_id = ? AND task_name = ?"
+                         " ORDER BY id", (attempt_id, task_name))
+        return [str(r[0]) for r in rows]
+
+    def log_tasks(self, attempt_id: int) -> list[str]:
+        rows = self._all("SELECT task_name FROM task_logs WHERE attempt_id = ?"
+                         " GROUP BY task_name ORDER BY MIN(id)", (attempt_id,))
+        return [str(r[0]) for r in rows]
+
+    # -- archives ----------------------------------------------------------------------------
+    def put_archive(self, data: bytes) -> str:
+        data = bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        if self._one("SELECT 1 FROM archives WHERE digest = ?", (digest,)) is None:
+            self._write("INSERT INTO archives (digest, data, size, created_at) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT (digest) DO NOTHING", (digest, data, len(data), time.time()))
+        return digest
+
+    def get_archive(self, digest: str) -> bytes | None:
+        row = self._one("SELECT data FROM archives WHERE digest = ?", (digest,))
+        return None if row is None else bytes(row[0])
+
+    # -- the task queue ----------------------------------------------------------------------
+    def enqueue(self, attempt_id: int, task_name: str, request: Mapping[str, Any]) -> int:
+        row = self._one("INSERT INTO task_queue (attempt_id, task_name, request, created_at)"
+                        " VALUES (?, ?, ?, ?) RETURNING id",
+                        (attempt_id, task_name, _dumps(dict(request)), time.time()), write=True)
+        self.notify("queue")
+        return int(row[0])
+
+    def claim(self, owner: str, lease_seconds: float) -> Claim | None:
+        now = time.time()
+        row = self._one(
+            "UPDATE task_queue SET owner = ?, lease_until = ?,"
+            " retry_count = retry_count + CASE WHEN owner IS NULL THEN 0 ELSE 1 END"
+            " WHERE id = (SELECT q.id FROM task_queue q JOIN attempts a ON a.id = q.attempt_id"
+            " WHERE q.outcome IS NULL AND (q.owner IS NULL OR q.lease_until <= ?)"
+            " AND NOT a.cancel_requested ORDER BY q.id LIMIT 1" + self._d.claim_lock + ")"
+            " RETURNING id, attempt_id, task_name, request, retry_count",
+            (owner, now + lease_seconds, now), write=True)
+        if row is None:
+            return None
+        return Claim(queue_id=int(row[0]), attempt_id=int(row[1]), task_name=row[2],
+                     request=json.loads(row[3]), retry_count=int(row[4]))
+
+    def heartbeat(self, owner: str, queue_ids: Collection[int], lease_seconds: float) -> set[int]:
+        held: set[int] = set()
+        until = time.time() + lease_seconds
+        for chunk in _chunks(queue_ids):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._all(f"UPDATE task_queue SET lease_until = ? WHERE owner = ?"
+                             f" AND outcome IS NULL AND id IN ({marks}) RETURNING id",
+                             (until, owner, *chunk), write=True)
+            held.update(int(r[0]) for r in rows)
+        return held
+
+    def complete(self, queue_id: int, owner: str, outcome: Mapping[str, Any]) -> bool:
+        row = self._one("UPDATE task_queue SET outcome = ?, completed_at = ?, lease_until = NULL"
+                        " WHERE id = ? AND owner = ? AND outcome IS NULL RETURNING attempt_id",
+                        (_dumps(dict(outcome)), time.time(), queue_id, owner), write=True)
+        if row is None:
+            return False
+        self.notify(f"attempt_{int(row[0])}")
+        return True
+
+    def release(self, queue_id: int, owner: str) -> None:
+        with self._tx() as cur:
+            changed = self._execute(
+                cur, "UPDATE task_queue SET owner = NULL, lease_until = NULL"
+                     " WHERE id = ? AND owner = ? AND outcome IS NULL", (queue_id, owner)).rowcount
+            # a canceled attempt's row nobody holds any more is gone (as request_cancel does)
+            self._execute(cur, "DELETE FROM task_queue WHERE id = ? AND owner IS NULL"
+                               " AND outcome IS NULL AND attempt_id IN"
+                               " (SELECT id FROM attempts WHERE cancel_requested)", (queue_id,))
+        if changed:
+            self.notify("queue")
+
+    def take_outcomes(self, attempt_id: int) -> list[QueuedOutcome]:
+        rows = self._all("DELETE FROM task_queue WHERE attempt_id = ? AND outcome IS NOT NULL"
+                         " RETURNING id, attempt_id, task_name, outcome, retry_count, completed_at",
+                         (attempt_id,), write=True)
+        rows.sort(key=lambda r: (r[5], r[0]))
+        return [QueuedOutcome(queue_id=int(r[0]), attempt_id=int(r[1]), task_name=r[2],
+                              outcome=json.loads(r[3]), retry_count=int(r[4])) for r in rows]
+
+    def queued(self, attempt_id: int) -> int:
+        row = self._one("SELECT (SELECT cancel_requested FROM attempts WHERE id = ?), COUNT(*)"
+                        " FROM task_queue WHERE attempt_id = ? AND outcome IS NULL",
+                        (attempt_id, attempt_id))
+        if row[0] and row[1]:
+            # canceled: rows whose worker vanished (lease expired) will never get an outcome
+            with self._tx() as cur:
+                self._delete_unheld(cur, attempt_id)
+                row = self._execute(cur, "SELECT NULL, COUNT(*) FROM task_queue"
+                                         " WHERE attempt_id = ? AND outcome IS NULL",
+                                    (attempt_id,)).fetchone()
+        return int(row[1])
+
+    def next_lease_expiry(self) -> float | None:
+        row = self._one("SELECT MIN(q.lease_until) FROM task_queue q"
+                        " JOIN attempts a ON a.id = q.attempt_id"
+                        " WHERE q.outcome IS NULL AND q.lease_until IS NOT NULL"
+                        " AND NOT a.cancel_requested")
+        return None if row is None or row[0] is None else float(row[0])
+
+    # -- notifications -----------------------------------------------------------------------
+    def listen(self, *channels: str) -> Listener:
+        for channel in channels:
+            check_channel(channel)
+        return self._d.listen(channels)
+
+    def notify(self, channel: str) -> None:
+        check_channel(channel)
+
+        def execute(sql: str, params: tuple[Any, ...]) -> None:
+            with self._tx() as cur:
+                self._execute(cur, sql, params)
+
+        self._d.notify(channel, execute)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self.flush()
+            finally:
+                self._closed = True
+                self._d.close()
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a `sqlite:///abs/path.db` URL."""
+    rest = url[len("sqlite://"):]
+    if not rest.startswith("/"):
+        raise UserInputError(f"bad store URL {url!r}: a SQLite URL names an absolute path,"
+                             " sqlite:///abs/path.db")
+    return Path("/" + rest.lstrip("/"))
+
+
+def describe_pg_target(url: str) -> str:
+    """host:port/database of a PostgreSQL URL, for messages (never the password)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - a URL libpq cannot parse: say so in the message
+        return "(an unparsable URL)"
+    host = str(info.get("host") or os.environ.get("PGHOST") or "localhost")
+    port = str(info.get("port") or os.environ.get("PGPORT") or "5432")
+    database = info.get("dbname") or os.environ.get("PGDATABASE")
+    return f"{host}:{port}" + (f"/{database}" if database else "")
