@@ -4,6 +4,7 @@
     ├── UserInputError              bad .dig / bad flag: one line, exit status 2
     │   └── DigError                a problem in a workflow file, with file:line
     ├── TaskFailure                 a task failed at run time (message goes to _error)
+    │   ├── CommandFailed           its command exited non-zero, was killed or timed out
     │   └── ExprError               a ${...} expression could not be evaluated
     └── ExecutorError               the executor could not run a command (engine down, image missing...)
         └── EngineUnavailable       the Docker engine does not answer: exit status 3
@@ -43,6 +44,16 @@ class DigError(UserInputError):
 
 class TaskFailure(DockerflowError):
     """A task failed; the message is what `${error.message}` shows."""
+
+
+class CommandFailed(TaskFailure):
+    """The task's command ended badly: `reason` is an ExitReason value (exited, oom, signal,
+    timeout, canceled) and `exit_code` its status."""
+
+    def __init__(self, message: str, *, reason: str, exit_code: int | None) -> None:
+        self.reason = reason
+        self.exit_code = exit_code
+        super().__init__(message)
 
 
 class ExprError(TaskFailure):

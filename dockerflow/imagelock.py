@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dockerflow.dig.compile import Compiler, has_expr, is_expr
+from dockerflow.dig.operator_options import OPERATOR_NAMES
 from dockerflow.dig.workflow import display_path, load_workflow, resolve_call
 from dockerflow.dig.yaml_loader import load_file
 from dockerflow.errors import DigError, UserInputError
@@ -140,8 +141,8 @@ class _Walker:
                 self._note(spec, f"operator {spec.op!r} is evaluated per task: its image is not locked")
             for body in ("_do", "_else_do"):
                 if body in spec.config and isinstance(spec.config[body], Mapping):
-                    compiled = Compiler(_operator_names(), context=spec.name).compile_task("+" + body[1:],
-                                                                                           spec.config[body])
+                    compiled = Compiler(OPERATOR_NAMES, context=spec.name).compile_task("+" + body[1:],
+                                                                                        spec.config[body])
                     stack.append((compiled, here))
             hooks = [h for h in (spec.error, spec.check) if h is not None]
             stack.extend((child, here) for child in reversed([*spec.children, *hooks]))
@@ -179,12 +180,6 @@ class _Walker:
     def _note(self, spec: TaskSpec, message: str) -> None:
         where = spec.where()
         self.notes[f"{where}: {message}" if where else message] = None
-
-
-def _operator_names() -> frozenset[str]:
-    from dockerflow.operators import OPERATOR_NAMES
-
-    return OPERATOR_NAMES
 
 
 def _merge_export(inherited: dict[str, Any], spec: TaskSpec) -> dict[str, Any]:

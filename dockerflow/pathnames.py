@@ -1,4 +1,5 @@
-"""File names made from task names (task I/O folders, log files).
+"""File names: the workflow a command names, and those made from task names (task I/O
+folders, log files).
 
 A full task name is a path through the tree (`+wf+group+...+task`) and has no length limit;
 a file name has one (255 bytes on most file systems). Short names are used as they are;
@@ -9,10 +10,22 @@ unique and recognisable.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 LOCK_FILE = "dockerflow.lock"  # the image lock at the project's root (imagelock.py)
 MAX_BYTES = 120  # a name and a suffix such as ".log" stay far below 255 bytes
 TAIL_BYTES = 80
+
+
+def workflow_path(project: Path, name: str) -> Path:
+    """The file of workflow `name` (`run`, `check`, `graph`): relative to `project` unless
+    absolute; `.dig` is added when `name` has no such suffix and no such file exists."""
+    path = Path(name)
+    if not path.is_absolute():
+        path = project / path
+    if path.suffix != ".dig" and not path.exists():
+        path = path.with_name(path.name + ".dig")
+    return path
 
 
 def task_file_name(full_name: str) -> str:

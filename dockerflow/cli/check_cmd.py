@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from dockerflow.cli.run_cmd import workflow_path
 from dockerflow.dig.workflow import check_task_count, load_workflow
 from dockerflow.graph.spec import RetrySpec, TaskSpec
+from dockerflow.pathnames import workflow_path
 
 
 def _fmt(value: Any) -> str:

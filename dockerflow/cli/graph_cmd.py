@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from dockerflow.cli.run_cmd import workflow_path
 from dockerflow.dig.workflow import load_workflow
 from dockerflow.errors import UserInputError
+from dockerflow.pathnames import workflow_path
 
 FORMATS = {".dot": None, ".gv": None, ".svg": "svg", ".png": "png", ".pdf": "pdf"}
 

@@ -11,6 +11,7 @@ Exit status:
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -31,6 +32,7 @@ COMMANDS = {
     "secrets": "dockerflow.cli.secrets_cmd:secrets",
     "cache": "dockerflow.cli.cache_cmd:cache",
     "lock": "dockerflow.cli.lock_cmd:lock",
+    "worker": "dockerflow.cli.worker_cmd:worker",
 }
 
 
@@ -62,6 +64,10 @@ RECURSION_LIMIT = 20_000
 
 def main() -> None:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+    # Loading a big .dig builds a large YAML tree, and a run keeps its tasks until it ends:
+    # frequent full collections over such heaps make both superlinear, so this program (not
+    # the library) collects less often.
+    gc.set_threshold(50_000, 20, 100)
     try:
         cli.main(standalone_mode=False)
     except UserInputError as e:

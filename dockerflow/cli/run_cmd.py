@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import signal
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,23 +18,14 @@ from dockerflow.dig.workflow import check_task_count, load_workflow
 from dockerflow.errors import UserInputError
 from dockerflow.executors.base import Executor
 from dockerflow.graph.scheduler import TooManyTasks
-from dockerflow.pathnames import LOCK_FILE
-from dockerflow.runtime.local import LocalAttempt, start_attempt, state_dir
+from dockerflow.pathnames import LOCK_FILE, workflow_path
+from dockerflow.runtime.coordinator import RunOptions, RunSummary
+from dockerflow.runtime.local import LocalAttempt, LocalEngine, local_store
 from dockerflow.runtime.progress import RunOutput, make_reporter
-from dockerflow.runtime.runner import RunOptions, RunSummary
 from dockerflow.runtime.selection import Selection, find_task
 from dockerflow.secrets import LocalSecrets
-from dockerflow.store.local import LocalStore
 from dockerflow.timeutil import iso_offset
 
-
-def workflow_path(project: Path, name: str) -> Path:
-    path = Path(name)
-    if not path.is_absolute():
-        path = project / path
-    if path.suffix != ".dig" and not path.exists():
-        path = path.with_name(path.name + ".dig")
-    return path
 
 def docker_factory(locked: Mapping[str, str] | None = None, strict_lock: bool = False) -> Executor:
     """The Docker executor, made on the first task that needs it (host-only runs never
@@ -89,6 +81,12 @@ def _selection(args: dict[str, Any], root: Any) -> Selection:
 @click.option("--junit", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write a JUnit XML report, a test case per task (also when the run fails"
                    " or is stopped).")
+@click.option("--database", metavar="URL",
+              help="Coordinate the attempt through this database (sqlite:///path or"
+                   " postgresql://...) so that `dockerflow worker` processes run its tasks.")
+@click.option("--workers", type=click.IntRange(0), default=None,
+              help="With --database: workers in this process (default 1); 0 leaves every task"
+                   " to `dockerflow worker` processes.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Show only failures (with their last output lines) and the summary.")
 @click.option("-v", "--verbose", is_flag=True,
@@ -115,32 +113,100 @@ def run(**args: Any) -> None:
 
         lock = locked_images(project, path, strict=args["locked"])
     factory = functools.partial(docker_factory, locked=lock.ids if lock else None, strict_lock=args["locked"])
-    store = LocalStore(state_dir(project))
+    if args["workers"] is not None and not args["database"]:
+        raise UserInputError("--workers needs --database URL (without it, tasks run in this"
+                             " process: see --max-task-threads)")
+    store = open_database(args["database"]) if args["database"] else local_store(project)
     session_time = resolve_session(args["session"], workflow.timezone, workflow.schedule,
                                    store.last_session_time(workflow.name))
     options = RunOptions(selection=selection, dry_run=args["dry_run"],
                          max_task_threads=args["max_task_threads"], max_tasks=args["max_tasks"],
                          cache=not args["no_cache"])
-    reporter.info(f"Running {path.name} (session {iso_offset(session_time)})")
+    consumers = None
+    if args["database"]:
+        from dockerflow.runtime.consumer import pack_project
+        from dockerflow.runtime.queue import StoreQueue
+
+        engine = LocalEngine(project, store, reporter, options, factory, secrets,
+                             queue=lambda worker: StoreQueue(store, worker, show=reporter.task_output),
+                             archive=store.put_archive(pack_project(project, store.url)))
+        consumers = _Consumers(args["database"], engine, args["workers"], options)
+    else:
+        engine = LocalEngine(project, store, reporter, options, factory, secrets)
+    reporter.info(f"Running {path.name} (session {iso_offset(session_time)})"
+                  + (f" through {_safe_url(args['database'])}" if args["database"] else ""))
     try:
-        attempt = start_attempt(workflow, project, store, session_time, attempt_params, reporter,
-                                options, factory, secrets=secrets)
-    except TooManyTasks as e:
-        raise UserInputError(str(e)) from None
-    with RunOutput(reporter, attempt.runner, args["junit"],  # the display; --junit, always
-                   {"session_time": iso_offset(session_time)}) as output:
-        summary = output.summary = _run_with_signals(attempt)
-    store.close()
+        try:
+            attempt = engine.start(workflow, session_time, attempt_params)
+        except TooManyTasks as e:
+            raise UserInputError(str(e)) from None
+        if consumers is not None:
+            consumers.start()
+        with RunOutput(reporter, attempt.coordinator, args["junit"],  # the display; --junit
+                       {"session_time": iso_offset(session_time)}) as output:
+            summary = output.summary = _run_with_signals(attempt)
+    finally:
+        if consumers is not None:
+            consumers.stop()
+        engine.close()
+        store.close()
     _report(summary, args, session_time)
 
-def _uuid() -> str:
-    import uuid
 
-    return str(uuid.uuid4())
+def open_database(url: str) -> Any:
+    from dockerflow.store import open_store
+
+    return open_store(url)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class _Consumers:
+    """`run --database URL --workers N`: N workers in this process claim the attempt's tasks
+    (and any other attempt's) from the database, each on its own store connection."""
+
+    def __init__(self, url: str, engine: LocalEngine, count: int | None,
+                 options: RunOptions) -> None:
+        self.url = url
+        self.engine = engine
+        self.count = 1 if count is None else count
+        self.options = options
+        self.stop_flag = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.stores: list[Any] = []
+
+    def start(self) -> None:
+        from dockerflow.runtime.consumer import Consumer
+
+        for _ in range(self.count):
+            store = open_database(self.url)
+            self.stores.append(store)
+            consumer = Consumer(store, self.engine.worker, max_threads=self.options.max_task_threads)
+            thread = threading.Thread(target=consumer.run, args=(self.stop_flag,), daemon=True,
+                                      name="consumer")
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stop_flag.set()
+        for thread in self.threads:
+            thread.join(30)
+        for store in self.stores:
+            store.close()
+
 
 def _run_with_signals(attempt: LocalAttempt) -> RunSummary:
     def handler(signum: int, _frame: Any) -> None:
-        attempt.runner.interrupt(signum)
+        attempt.coordinator.interrupt(signum)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

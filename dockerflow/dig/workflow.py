@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from dockerflow.dig.compile import Compiler, is_expr
+from dockerflow.dig.operator_options import OPERATOR_OPTIONS
 from dockerflow.dig.schedule import parse_schedule
 from dockerflow.dig.yaml_loader import load_file
 from dockerflow.errors import DigError
@@ -37,11 +38,11 @@ def load_workflow(path: str | Path, project_dir: str | Path | None = None,
     """Read, validate and compile a workflow file; DigError names file:line on any problem.
 
     `call>` targets with a literal file name are loaded and validated too.  An operator
-    that is not in `known_operators` is refused, unless `unknown_operators="allow"` (how
-    the SDK reads workflows of operators we don't run, such as `td>`).
+    that is not in `known_operators` (default: the engine's, dig/operator_options.py) is
+    refused, unless `unknown_operators="allow"` (how the SDK reads workflows of operators we
+    don't run, such as `td>`).
     """
     if known_operators is None:
-        from dockerflow.operators import OPERATOR_OPTIONS
         known_operators = OPERATOR_OPTIONS
     path = Path(path)
     project = Path(project_dir) if project_dir is not None else path.parent
@@ -173,5 +174,15 @@ def _check_calls(root: TaskSpec, path: Path, project: Path,
 
 
 def resolve_call(base_dir: Path, target: str) -> Path:
+    """The file a `call>` target names: `target` or `target.dig`, from `base_dir` (the
+    calling file's folder)."""
     name = target if target.endswith(".dig") else target + ".dig"
     return base_dir / name
+
+
+def call_loader(project_dir: str | Path, workdir: str = "") -> Callable[[str], Path]:
+    """How `call>` finds its target at run time (`OperatorContext.load_call`): from the
+    task's folder, `workdir` (its `_workdir` param, relative to `project_dir`), as
+    `load_workflow` did when it checked literal targets."""
+    base_dir = Path(project_dir) / workdir if workdir else Path(project_dir)
+    return lambda target: resolve_call(base_dir, target)

@@ -7,6 +7,8 @@ Both stream output line by line through `on_output` and return an `ExecResult`.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -40,7 +42,10 @@ class ExecRequest:
                 mounted read-only at the same path in containers
     on_output   called with each output line (without the trailing newline), in order
     timeout     seconds, or None
-    labels      extra identification (run id, attempt) for containers
+    labels      extra identification (run id, attempt) for containers; `cancel(match)` stops
+                the runs whose labels include `match`
+    canceled    the attempt's stop flag: set before the command starts, it never starts
+    on_image    told (name, id) of each image the command runs in (the Docker executor)
     """
 
     argv: list[str]
@@ -55,6 +60,11 @@ class ExecRequest:
     timeout: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
     needs_python: bool = False
+    canceled: threading.Event = field(default_factory=threading.Event)
+    on_image: Callable[[str, str], None] | None = None
+
+    def matches(self, match: Mapping[str, str]) -> bool:
+        return all(self.labels.get(k) == v for k, v in match.items())
 
 
 @dataclass
@@ -69,6 +79,12 @@ class Executor(Protocol):
         """Run the command to completion (blocking); raise ExecutorError when it cannot start."""
         ...
 
+    def cancel(self, match: Mapping[str, str]) -> None:
+        """Stop the runs whose request labels include `match` (one attempt's), from another
+        thread; they return CANCELED. Others go on."""
+        ...
+
     def cancel_all(self) -> None:
-        """Stop everything this executor is running (Ctrl-C / SIGTERM), from another thread."""
+        """Stop everything this executor is running (the process is stopping), from another
+        thread; later runs return CANCELED."""
         ...

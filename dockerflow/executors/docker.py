@@ -83,6 +83,7 @@ class _Running:
     """A container this executor has created and not yet removed."""
 
     id: str
+    labels: dict[str, str] = field(default_factory=dict)  # the request's, for cancel(match)
     timed_out: bool = False
     canceled: bool = False
     finished: bool = False
@@ -126,6 +127,7 @@ class DockerExecutor:
         self._resolver: ImageResolver | None = None
         self._running: dict[str, _Running] = {}
         self._canceled = threading.Event()
+        self._current = threading.local()  # on_image of the request this thread runs
         self._owner: dict[str, str] | None = None
         self._warm: WarmPool | None = None  # docker: {reuse: true} (docker_warm), made on first use
 
@@ -155,9 +157,9 @@ class DockerExecutor:
             return self._resolver
 
     def _image_used(self, name: str, image_id: str) -> None:
-        callback = self.on_image
-        if callback is not None:
-            callback(name, image_id)
+        for callback in (self.on_image, getattr(self._current, "on_image", None)):
+            if callback is not None:
+                callback(name, image_id)
 
     # ------------------------------------------------------------ run
 
@@ -166,11 +168,12 @@ class DockerExecutor:
         options = request.docker
         if options is None:
             raise ExecutorError(f"{request.task_name}: the Docker executor needs the task's docker: options")
-        if self._canceled.is_set():
+        if self._canceled.is_set() or request.canceled.is_set():
             return ExecResult(-1, ExitReason.CANCELED, "canceled before the container started")
         resolver = self.resolver  # the first contact: an engine that does not answer fails the task
         api = self.client.api
         name = _container_name(request.task_name)
+        self._current.on_image = request.on_image  # the resolver reports this request's images
         try:
             return self._run(api, resolver, request, options, name)
         except EngineLost:
@@ -196,7 +199,7 @@ class DockerExecutor:
         lost = False
         try:
             with docker_errors(api.base_url, image=options.image, doing=f"running {request.task_name}"):
-                if not self._start(api, state):
+                if not self._start(api, state, request):
                     return ExecResult(-1, ExitReason.CANCELED, "canceled before the container started")
                 if timeout is not None:
                     timer = threading.Timer(timeout, self._expire, args=(state,))
@@ -240,7 +243,7 @@ class DockerExecutor:
         started = time.monotonic()
         deadline = started + self._engine_wait
         while True:
-            if self._canceled.is_set():
+            if self._canceled.is_set() or request.canceled.is_set():
                 return ExecResult(-1, ExitReason.CANCELED, "canceled while waiting for the Docker engine")
             if _answers(api, timeout=max(0.5, min(5.0, deadline - time.monotonic()))):
                 break
@@ -250,7 +253,7 @@ class DockerExecutor:
                     f"did not answer again within {self._engine_wait:g}s; the next run removes its container {name})",
                     recovered=False, container=name, waited=time.monotonic() - started,
                 ) from cause
-            self._canceled.wait(0.25)
+            request.canceled.wait(0.25)
         waited = time.monotonic() - started
         try:
             retrying(lambda: api.remove_container(name, force=True))
@@ -282,12 +285,12 @@ class DockerExecutor:
             raise
         stream.pump(request.on_output)
 
-    def _start(self, api: docker.APIClient, state: _Running) -> bool:
-        """Start the container unless cancel_all came first; False when it was not started."""
-        if self._canceled.is_set():
+    def _start(self, api: docker.APIClient, state: _Running, request: ExecRequest) -> bool:
+        """Start the container unless a cancel came first; False when it was not started."""
+        if self._canceled.is_set() or request.canceled.is_set():
             return False
         retrying(lambda: api.start(state.id))
-        if self._canceled.is_set():  # cancel_all ran between our check and start: stop it ourselves
+        if self._canceled.is_set() or request.canceled.is_set():  # canceled meanwhile: stop it ourselves
             self._stop(state, canceled=True)
         return True
 
@@ -305,7 +308,7 @@ class DockerExecutor:
                 raise
 
         with docker_errors(api.base_url, image=options.image, doing=f"creating the container of {request.task_name}"):
-            state = _Running(retrying(create))
+            state = _Running(retrying(create), dict(request.labels))
         with self._lock:
             self._running[state.id] = state
         return state
@@ -423,6 +426,22 @@ class DockerExecutor:
         except Exception as exc:  # noqa: BLE001
             error = translate(exc, base_url=api.base_url, doing=f"removing container {state.id[:12]}")
             request.on_output(f"[dockerflow] warning: {error}")
+
+    def cancel(self, match: Mapping[str, str]) -> None:
+        """Stop the containers of the runs whose labels include `match` (one attempt's);
+        other runs go on. Their run() returns CANCELED."""
+        with self._lock:
+            running = [s for s in self._running.values()
+                       if all(s.labels.get(k) == v for k, v in match.items())]
+        threads = [
+            threading.Thread(target=self._stop, args=(s,), kwargs={"canceled": True}, daemon=True) for s in running
+        ]
+        if self._warm is not None:
+            threads.append(threading.Thread(target=self._warm.cancel, args=(match,), daemon=True))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(self._stop_grace + 30)
 
     def cancel_all(self) -> None:
         """Stop every container of this executor (grace, then kill); blocked runs return CANCELED.

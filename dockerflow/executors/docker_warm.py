@@ -47,7 +47,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,6 +194,7 @@ class _Job:
     warm: _Warm
     out: _Stream
     err: _Stream
+    labels: dict[str, str] = field(default_factory=dict)  # the request's, for cancel(match)
     timed_out: bool = False
     canceled: bool = False
     stopping: bool = False
@@ -280,7 +281,7 @@ class WarmPool:
     ) -> _Warm | None:
         with self._cond:
             while True:
-                if self._canceled:
+                if self._canceled or request.canceled.is_set():
                     return None
                 for warm in self._containers.values():
                     if warm.key == key and not warm.busy and not warm.dead:
@@ -351,9 +352,10 @@ class WarmPool:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(script)
         token = f"\x1edockerflow-{uuid.uuid4().hex}"
-        job = _Job(warm, _Stream(token, request.on_output), _Stream(token, request.on_output))
+        job = _Job(warm, _Stream(token, request.on_output), _Stream(token, request.on_output),
+                   dict(request.labels))
         with self._cond:
-            if self._canceled:
+            if self._canceled or request.canceled.is_set():
                 job.canceled = True
             warm.job = job
         if job.canceled:
@@ -517,6 +519,19 @@ class WarmPool:
         with self._cond:
             self._containers.pop(warm.id, None)
         return None
+
+    def cancel(self, match: Mapping[str, str]) -> None:
+        """Stop the running tasks whose labels include `match`; other tasks and the idle
+        containers stay."""
+        with self._cond:
+            jobs = [w.job for w in self._containers.values() if w.job is not None
+                    and all(w.job.labels.get(k) == v for k, v in match.items())]
+            self._cond.notify_all()
+        api = self._api
+        if api is None:
+            return
+        _run_all([threading.Thread(target=self._stop, args=(api, job), daemon=True) for job in jobs],
+                 self._grace + 30)
 
     def cancel_all(self) -> None:
         """Stop the running tasks (SIGTERM, then the container is removed after the grace

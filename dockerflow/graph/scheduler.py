@@ -123,6 +123,10 @@ class Scheduler:
     def mark_running(self, task: Task) -> None:
         task.set_state(S.RUNNING)
 
+    def set_retry(self, task: Task, retry: RetrySpec) -> None:
+        """The task's `_retry`, known once its `${...}` was evaluated."""
+        task.retry = retry
+
     def next_wakeup(self) -> float | None:
         """Seconds until the next retry is due (None: nothing waits)."""
         if not self.waiting:

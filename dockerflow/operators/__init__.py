@@ -1,7 +1,12 @@
-"""Operators: one class per `x>`; each turns (config, params) into a result or child tasks."""
+"""Operators: one class per `x>`; each turns (config, params) into a result or child tasks.
+
+Which operators exist and the options each reads is dig/operator_options.py's table, which
+validation uses without importing this package; `OPERATORS` must match it.
+"""
 
 from __future__ import annotations
 
+from dockerflow.dig.operator_options import OPERATOR_NAMES, OPERATOR_OPTIONS
 from dockerflow.operators.base import Operator, OperatorContext
 from dockerflow.operators.flow import (
     CallOperator,
@@ -25,7 +30,5 @@ OPERATORS: dict[str, Operator] = {
                ForRangeOperator(), HttpOperator(), HttpCallOperator(), RequireOperator(),
                MailOperator())
 }
-OPERATOR_NAMES = frozenset(OPERATORS)
-OPERATOR_OPTIONS = {name: op.options for name, op in OPERATORS.items()}
 
 __all__ = ["OPERATORS", "OPERATOR_NAMES", "OPERATOR_OPTIONS", "Operator", "OperatorContext"]

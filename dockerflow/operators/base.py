@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from dockerflow.errors import TaskFailure
+from dockerflow.errors import CommandFailed
 from dockerflow.executors.base import ExecRequest, ExecResult, Executor, ExitReason
 from dockerflow.graph.task import TaskResult
 from dockerflow.pathnames import task_file_name
@@ -23,6 +23,10 @@ class OperatorContext:
     config      the task's local config, evaluated (`_command` holds the operator's argument);
                 `_do`/`_else_do` stay raw
     params      every parameter the task sees, evaluated, with the built-ins and local keys
+    canceled    set when the task's attempt is being stopped (Ctrl-C, kill)
+    poll_state  what this task's previous PollAgain left, or None on its first run
+    on_image    told (name, id) of each image the task runs in
+    load_call   the file a `call>` target names, from the task's folder (dig.workflow.call_loader)
     """
 
     full_name: str
@@ -39,7 +43,9 @@ class OperatorContext:
     max_tasks: int
     load_config: Callable[[Path], Mapping[str, Any]]
     labels: dict[str, str] = field(default_factory=dict)
-    require: Callable[[str, str | None, dict[str, Any], str], tuple[bool, int, int]] | None = None
+    poll_state: dict[str, Any] | None = None
+    on_image: Callable[[str, str], None] | None = None
+    load_call: Callable[[str], Path] | None = None
     render: Callable[[str], str] = str  # evaluates ${...} in a text with the task's params
     secrets: SecretResolver = field(default_factory=lambda: SecretResolver({}))
     _io_dir: Path | None = None
@@ -87,7 +93,8 @@ class OperatorContext:
                               io_dir=self.io_dir, task_name=self.full_name,
                               on_output=self.output, docker=docker, taskside=self.taskside,
                               timeout=timeout, labels=dict(self.labels),
-                              needs_python=needs_python)
+                              needs_python=needs_python, canceled=self.canceled,
+                              on_image=self.on_image)
         executor = self.docker() if docker is not None else self.host
         return executor.run(request)
 
@@ -105,8 +112,34 @@ class Operator(Protocol):
     def run(self, ctx: OperatorContext) -> TaskResult: ...
 
 
-def failure_from(result: ExecResult, what: str = "Command") -> TaskFailure:
+def failure_from(result: ExecResult, what: str = "Command") -> CommandFailed:
     """Turn a non-zero exit into Digdag's message, naming OOM kills, signals and timeouts."""
     if result.reason is ExitReason.EXITED:
-        return TaskFailure(f"{what} failed with code {result.exit_code}")
-    return TaskFailure(result.message or f"{what} failed: {result.reason.value}")
+        message = f"{what} failed with code {result.exit_code}"
+    else:
+        message = result.message or f"{what} failed: {result.reason.value}"
+    return CommandFailed(message, reason=result.reason.value, exit_code=result.exit_code)
+
+
+class PollAgain(Exception):
+    """Raised by an operator that is not done yet (wait>): the coordinator runs the task again
+    at `at` (wall-clock seconds) with `ctx.poll_state == state`, holding no worker meanwhile."""
+
+    def __init__(self, at: float, state: dict[str, Any]) -> None:
+        self.at = at
+        self.state = state
+        super().__init__(f"poll again at {at}")
+
+
+class WaitForAttempt(Exception):
+    """Raised by require>: the task finishes when the coordinator's launcher has run (or
+    found) an attempt of `workflow` for the session (rerun_on: none | failed | all)."""
+
+    def __init__(self, workflow: str, session_time: str | None, params: dict[str, Any],
+                 rerun_on: str, ignore_failure: bool) -> None:
+        self.workflow = workflow
+        self.session_time = session_time
+        self.params = params
+        self.rerun_on = rerun_on
+        self.ignore_failure = ignore_failure
+        super().__init__(f"waiting for {workflow}")

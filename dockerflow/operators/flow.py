@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from dockerflow.dig.workflow import resolve_call
+from dockerflow.dig.operator_options import OPERATOR_OPTIONS
 from dockerflow.errors import TaskFailure
 from dockerflow.graph.task import TaskResult
 from dockerflow.operators.base import OperatorContext
@@ -21,13 +21,16 @@ class CallOperator:
     name: ClassVar[str] = "call"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = True
-    options: ClassVar[frozenset[str]] = frozenset(())
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["call"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         target = ctx.command
         if not isinstance(target, str) or not target:
             raise TaskFailure("call> needs a workflow file name")
-        path = resolve_call(ctx.workdir, target)
+        if ctx.load_call is None:
+            raise TaskFailure("call> can't run here: the engine gave it no way to find workflow"
+                              " files (OperatorContext.load_call)")
+        path = ctx.load_call(target)
         if not path.is_file():
             raise TaskFailure(f"call> target '{target}' does not exist (looked for {path})")
         config = {k: v for k, v in ctx.load_config(path).items() if k not in CALL_DROPS}
@@ -56,7 +59,7 @@ class IfOperator:
     name: ClassVar[str] = "if"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
-    options: ClassVar[frozenset[str]] = frozenset(())
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["if"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         branch = "_do" if _bool(ctx.command, "if>") else "_else_do"
@@ -118,7 +121,7 @@ class LoopOperator:
     name: ClassVar[str] = "loop"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
-    options: ClassVar[frozenset[str]] = frozenset({"count"})
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["loop"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         count = ctx.command if ctx.command is not None else ctx.config.get("count")
@@ -148,7 +151,7 @@ class ForEachOperator:
     name: ClassVar[str] = "for_each"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
-    options: ClassVar[frozenset[str]] = frozenset(())
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["for_each"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         spec = _json_or(ctx.command, "for_each>")
@@ -174,7 +177,7 @@ class ForRangeOperator:
     name: ClassVar[str] = "for_range"
     retryable: ClassVar[bool] = False
     inline: ClassVar[bool] = True
-    options: ClassVar[frozenset[str]] = frozenset(())
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["for_range"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         spec = _json_or(ctx.command, "for_range>")

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from dockerflow.dig.operator_options import OPERATOR_OPTIONS
 from dockerflow.errors import TaskFailure
 from dockerflow.graph.task import TaskResult
 from dockerflow.operators.base import OperatorContext
@@ -33,9 +34,6 @@ RETRIED_STATUS = frozenset({408, 429})
 ATTEMPTS = 5  # the first try and four retries, waits of 1, 2, 4, 8 s
 ERROR_BODY_CHARS = 200  # an error body longer than this is cut to 197 characters and "..."
 MAX_ERROR_BODY = 64 * 1024  # a longer error body (by Content-Length) is not quoted at all
-REQUEST_OPTIONS = frozenset({
-    "method", "content", "content_format", "content_type", "headers", "query", "timeout",
-    "insecure", "retry"})
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 T = TypeVar("T")
@@ -290,7 +288,7 @@ class HttpOperator:
     name: ClassVar[str] = "http"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = False
-    options: ClassVar[frozenset[str]] = REQUEST_OPTIONS | {"store_content"}
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["http"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         secret_uri = ctx.secrets.find("http.uri")

@@ -12,13 +12,15 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from dockerflow.dig.compile import Compiler
+from dockerflow.dig.operator_options import OPERATOR_OPTIONS
 from dockerflow.dig.words import kind_of
 from dockerflow.dig.yaml_loader import load_text
 from dockerflow.errors import DigError, TaskFailure
 from dockerflow.graph.task import TaskResult
 from dockerflow.operators.base import OperatorContext
 from dockerflow.operators.flow import CALL_DROPS
-from dockerflow.operators.http import REQUEST_OPTIONS, media_type, option, send
+from dockerflow.operators.http import media_type, option, send
 
 JSON_TYPES = frozenset({"application/json"})
 YAML_TYPES = frozenset({"application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"})
@@ -29,7 +31,7 @@ class HttpCallOperator:
     name: ClassVar[str] = "http_call"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = False
-    options: ClassVar[frozenset[str]] = REQUEST_OPTIONS | {"content_type_override"}
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["http_call"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         method, url, response = send(ctx, WHAT, ctx.command)
@@ -82,9 +84,6 @@ class HttpCallOperator:
     @staticmethod
     def _validate(ctx: OperatorContext, url: str, config: Mapping[str, Any]) -> None:
         """Compile the children as the runner will, so a problem names the URL."""
-        from dockerflow.dig.compile import Compiler
-        from dockerflow.operators import OPERATOR_OPTIONS  # here: that module imports this one
-
         compiler = Compiler(OPERATOR_OPTIONS, file=url, context=ctx.full_name)
         try:
             compiler.compile_task("^sub", config)

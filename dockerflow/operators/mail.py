@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar
 
+from dockerflow.dig.operator_options import OPERATOR_OPTIONS
 from dockerflow.errors import TaskFailure
 from dockerflow.graph.task import TaskResult
 from dockerflow.operators.base import OperatorContext
@@ -42,9 +43,7 @@ class MailOperator:
     name: ClassVar[str] = "mail"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = False
-    options: ClassVar[frozenset[str]] = frozenset({
-        "subject", "to", "cc", "bcc", "from", "html", "attach_files", "debug", "host", "port",
-        "username", "password", "tls", "ssl", "timeout"})
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["mail"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         message = self._message(ctx)

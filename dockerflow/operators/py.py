@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from dockerflow.dig.operator_options import OPERATOR_OPTIONS
 from dockerflow.errors import TaskFailure
 from dockerflow.graph.task import TaskResult
 from dockerflow.operators.base import OperatorContext
@@ -15,7 +16,7 @@ class PyOperator:
     name: ClassVar[str] = "py"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = False
-    options: ClassVar[frozenset[str]] = frozenset({"python"})
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["py"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         command = ctx.command

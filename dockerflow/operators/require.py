@@ -1,12 +1,17 @@
-"""require>: make sure another workflow of the project ran for a session (local mode)."""
+"""require>: make sure another workflow of the project ran for a session.
+
+The operator only checks its options and names the attempt it needs (WaitForAttempt); the
+coordinator's launcher runs or finds that attempt, and the task ends with it, holding no
+worker meanwhile."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from dockerflow.dig.operator_options import OPERATOR_OPTIONS
 from dockerflow.errors import TaskFailure
 from dockerflow.graph.task import TaskResult
-from dockerflow.operators.base import OperatorContext
+from dockerflow.operators.base import OperatorContext, WaitForAttempt
 
 RERUN_ON = ("none", "failed", "all")
 
@@ -15,9 +20,7 @@ class RequireOperator:
     name: ClassVar[str] = "require"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = False
-    options: ClassVar[frozenset[str]] = frozenset({
-        "session_time", "params", "rerun_on", "ignore_failure", "project_id", "project_name",
-        "retry_attempt_name"})
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["require"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         target = ctx.command
@@ -33,14 +36,6 @@ class RequireOperator:
         params = ctx.option("params") or {}
         if not isinstance(params, dict):
             raise TaskFailure("require> params must be a map")
-        if ctx.require is None:
-            raise TaskFailure("require> is not available here")
         session_time = ctx.config.get("session_time")
-        ok, session_id, attempt_id = ctx.require(target, str(session_time) if session_time
-                                                 else None, dict(params), rerun_on)
-        ctx.output(f"required {target}: session {session_id}, attempt {attempt_id},"
-                   f" {'success' if ok else 'failed'}")
-        if not ok and ctx.option("ignore_failure") is not True:
-            raise TaskFailure(f"Dependent workflow failed. Session id: {session_id},"
-                              f" attempt id: {attempt_id}")
-        return TaskResult()
+        raise WaitForAttempt(target, str(session_time) if session_time else None, dict(params),
+                             rerun_on, ctx.option("ignore_failure") is True)

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+from dockerflow.dig.operator_options import OPERATOR_OPTIONS
 from dockerflow.errors import TaskFailure
 from dockerflow.graph.task import TaskResult
 from dockerflow.operators.base import OperatorContext, failure_from
@@ -63,7 +64,7 @@ class ShOperator:
     name: ClassVar[str] = "sh"
     retryable: ClassVar[bool] = True
     inline: ClassVar[bool] = False
-    options: ClassVar[frozenset[str]] = frozenset({"shell"})
+    options: ClassVar[frozenset[str]] = OPERATOR_OPTIONS["sh"]
 
     def run(self, ctx: OperatorContext) -> TaskResult:
         script = ctx.io_dir / "runner.sh"

@@ -272,18 +272,18 @@ def count_operator_tasks(spec: Any) -> int:
 
 
 class RunOutput:
-    """`with RunOutput(reporter, attempt.runner, junit_path) as output: output.summary =
+    """`with RunOutput(reporter, attempt.coordinator, junit_path) as output: output.summary =
     run()`: the live display during the run; the JUnit report and the summary table after
     it, however it ended."""
 
-    def __init__(self, reporter: Reporter, runner: Any, junit_path: str | Path | None = None,
+    def __init__(self, reporter: Reporter, coordinator: Any, junit_path: str | Path | None = None,
                  properties: dict[str, str] | None = None) -> None:
         self.reporter = reporter
-        self.runner = runner
+        self.coordinator = coordinator
         self.junit = Path(junit_path) if junit_path else None
         self.properties = properties or {}
         self.summary: Any = None
-        root = runner.sched.root
+        root = coordinator.sched.root
         self.workflow = root.full_name.lstrip("+")
         recorder = getattr(reporter, "recorder", None)
         if recorder is None and self.junit is not None:
@@ -291,7 +291,7 @@ class RunOutput:
             reporter.listeners.append(recorder)
         if recorder is not None:
             recorder.root_prefix = root.full_name + "+"
-            canceled = getattr(runner, "canceled", None)  # set by Ctrl-C, before tasks are killed
+            canceled = getattr(coordinator, "canceled", None)  # set by Ctrl-C, before tasks are killed
             if canceled is not None:
                 recorder.stopping = canceled.is_set
         self.recorder: Recorder | None = recorder
@@ -301,7 +301,7 @@ class RunOutput:
     def __enter__(self) -> RunOutput:
         self.started, self.clock = time.time(), time.monotonic()
         if isinstance(self.reporter, DisplayReporter):
-            self.reporter.start(count_operator_tasks(self.runner.sched.root.spec))
+            self.reporter.start(count_operator_tasks(self.coordinator.sched.root.spec))
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -324,7 +324,7 @@ class RunOutput:
         if self.recorder is not None and (self.junit is not None or live):
             from dockerflow.runtime import junit  # only for --junit and the live display
 
-            tree = list(junit.tree_tasks(self.runner.sched.root))
+            tree = list(junit.tree_tasks(self.coordinator.sched.root))
         if self.junit is not None and self.recorder is not None and tree is not None:
             tails = {r.name: list(r.tail) for r in self.recorder.all() if r.tail}
             cases = junit.cases(self.recorder.all(), self.workflow, tails,

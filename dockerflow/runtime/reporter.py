@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from pathlib import Path
-from typing import IO, Any, TextIO
-
-from dockerflow.pathnames import task_file_name
+from typing import Any, TextIO
 
 
 class Reporter:
-    """Prints events (thread-safe) and keeps a log file per task that printed something.
+    """Prints events (thread-safe); the terminal only: task logs are kept by a log store
+    (runtime/logs.py locally, the store's task logs through a database).
 
     `listeners` (the JUnit report, the live display: runtime/records.py) are told of every
     task event: each event method calls `self._notify("<method name>", *its arguments)`, and
@@ -20,16 +18,13 @@ class Reporter:
     `verbose` asks subclasses for more (DisplayReporter: durations, starts and skips)."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
-                 log_dir: Path | None = None, quiet: bool = False,
-                 verbose: bool = False) -> None:
+                 quiet: bool = False, verbose: bool = False) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.log_dir = log_dir
         self.quiet = quiet
         self.verbose = verbose
         self.listeners: list[Any] = []
         self._lock = threading.Lock()
-        self._logs: dict[str, IO[str]] = {}
         self._closed: set[TextIO] = set()
 
     def _print(self, text: str, err: bool = False) -> None:
@@ -63,32 +58,14 @@ class Reporter:
         if not self.quiet:
             self._print(f"[{name}] started{note}")
 
-    def task_output(self, name: str, line: str, log: bool = True) -> None:
-        """A line the task printed; `log` also appends it to the task's log file."""
-        with self._lock:
-            if not self.quiet:
-                self._write(self.out, f"[{name}] {line}")
-            log_file = self._log(name) if log else None
-            if log_file is not None:
-                log_file.write(line + "\n")
+    def task_output(self, name: str, line: str) -> None:
+        """A line the task printed."""
+        if not self.quiet:
+            self._print(f"[{name}] {line}")
         self._notify("task_output", name, line)
-
-    def _log(self, name: str) -> IO[str] | None:
-        if self.log_dir is None:
-            return None
-        log = self._logs.get(name)
-        if log is None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log = open(self.log_dir / f"{task_file_name(name)}.log", "a", encoding="utf-8")
-            self._logs[name] = log
-        return log
 
     def task_finished(self, name: str) -> None:
         """The task's outcome arrived; task_succeeded, task_failed or task_retrying follows."""
-        with self._lock:
-            log = self._logs.pop(name, None)
-            if log is not None:
-                log.close()
         self._notify("task_finished", name)
 
     def task_succeeded(self, name: str) -> None:
@@ -115,9 +92,3 @@ class Reporter:
         self._notify("task_retrying", name, message, attempt, limit, wait)
         self._print(f"[{name}] failed: {message}; retry {attempt}/{limit}"
                     + (f" in {wait:g}s" if wait else ""), err=True)
-
-    def close(self) -> None:
-        with self._lock:
-            for log in self._logs.values():
-                log.close()
-            self._logs.clear()

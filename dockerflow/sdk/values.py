@@ -10,6 +10,7 @@ Fields that the engine evaluates accept a `${...}` string (`Expr`) besides their
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,7 @@ __all__ = [
     "StrTuple",
     "is_expr",
     "json_value",
+    "plain_data",
 ]
 
 
@@ -123,6 +125,34 @@ StrTuple = Annotated[Sequence[str], BeforeValidator(_as_tuple)]
 """A list of strings (a list or a tuple is accepted; stored as a tuple)."""
 
 
+@functools.singledispatch
+def plain_data(value: Any) -> Any:
+    """A field value as plain data: models become mappings (by `.dig` key, unset fields left
+    out), tuples become lists.
+
+    Models whose `.dig` form is not their fields (tasks, workflows, schedules, `sla`)
+    register theirs: sdk/writer.py does, and the package imports it before any model is made.
+    """
+    return value
+
+
+@plain_data.register(BaseModel)
+def _model_data(value: BaseModel) -> Any:
+    return {dig_key(name): plain_data(item) for name in type(value).model_fields
+            if (item := getattr(value, name)) is not None}
+
+
+@plain_data.register(dict)
+def _dict_data(value: dict[Any, Any]) -> Any:
+    return {key: plain_data(item) for key, item in value.items()}
+
+
+@plain_data.register(list)
+@plain_data.register(tuple)
+def _list_data(value: list[Any] | tuple[Any, ...]) -> Any:
+    return [plain_data(item) for item in value]
+
+
 def json_value(value: Any, where: str = "value") -> Any:
     """Check that `value` can be written to a `.dig` file and return a private plain copy.
 
@@ -135,9 +165,7 @@ def json_value(value: Any, where: str = "value") -> Any:
     if isinstance(value, float):
         return value
     if isinstance(value, BaseModel):
-        from dockerflow.sdk.writer import dump_value  # late: the writer imports the models
-
-        return dump_value(value)
+        return plain_data(value)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():

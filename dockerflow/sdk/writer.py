@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from dockerflow.sdk.emitter import dump
 from dockerflow.sdk.schedule import ScheduleBase
 from dockerflow.sdk.tasks import Group, Operator, OperatorTask, TaskBase
-from dockerflow.sdk.values import dig_key, is_expr
+from dockerflow.sdk.values import dig_key, is_expr, plain_data
 from dockerflow.sdk.workflow import Sla, Workflow
 
 __all__ = ["dump_value", "task_config", "to_dig", "workflow_config"]
@@ -41,24 +41,9 @@ def to_dig(workflow: Workflow) -> str:
     return dump(workflow_config(workflow))
 
 
-def dump_value(value: Any) -> Any:
-    """A field value as plain data: models become mappings (by `.dig` key, unset fields
-    left out), tuples become lists."""
-    if isinstance(value, (TaskBase, Workflow)):
-        return task_config(value) if isinstance(value, TaskBase) else workflow_config(value)
-    if isinstance(value, ScheduleBase):
-        return _schedule(value)
-    if isinstance(value, Sla):
-        return _sla(value)
-    if isinstance(value, BaseModel):
-        return {dig_key(name): dump_value(item)
-                for name, info in type(value).model_fields.items()
-                if (item := getattr(value, name)) is not None}
-    if isinstance(value, dict):
-        return {key: dump_value(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [dump_value(item) for item in value]
-    return value
+dump_value = plain_data
+"""A field value as plain data (values.plain_data, which this module teaches the `.dig` form
+of tasks, workflows, schedules and `sla`)."""
 
 
 def _put(out: dict[str, Any], model: BaseModel, names: tuple[str, ...]) -> None:
@@ -121,3 +106,9 @@ def _sla(sla: Sla) -> dict[str, Any]:
     _put(out, sla, ("time", "duration", "alert", "fail"))
     _children(out, sla.tasks)
     return out
+
+
+plain_data.register(TaskBase, task_config)
+plain_data.register(Workflow, workflow_config)
+plain_data.register(ScheduleBase, _schedule)
+plain_data.register(Sla, _sla)

@@ -7,16 +7,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dockerflow.dig.workflow import load_workflow
+from dockerflow.runtime.coordinator import RunOptions
 from dockerflow.runtime.local import start_attempt
 from dockerflow.runtime.reporter import Reporter
-from dockerflow.runtime.runner import RunOptions
-from dockerflow.store.local import LocalStore
+from dockerflow.store import open_store
 
 
 def test_long_tasks_are_reported_as_still_running(tmp_path: Path) -> None:
     (tmp_path / "wf.dig").write_text("+slow:\n  sh>: sleep 1.6\n+quick:\n  echo>: done\n")
     err = io.StringIO()
-    store = LocalStore(tmp_path / ".dockerflow")
+    store = open_store(str(tmp_path / ".dockerflow" / "state.db"))
     attempt = start_attempt(load_workflow(tmp_path / "wf.dig", tmp_path), tmp_path, store,
                             datetime(2024, 3, 5, tzinfo=timezone.utc), {},
                             Reporter(out=io.StringIO(), err=err),

@@ -20,10 +20,11 @@ from dockerflow.executors.base import ExecRequest, ExecResult
 from dockerflow.executors.docker_options import DockerOptions, DockerOptionsError
 from dockerflow.executors.host import HostExecutor
 from dockerflow.operators.base import OperatorContext
+from dockerflow.runtime.coordinator import RunOptions, RunSummary
 from dockerflow.runtime.local import start_attempt
 from dockerflow.runtime.reporter import Reporter
-from dockerflow.runtime.runner import ENGINE_RERUNS, RunOptions, RunSummary
-from dockerflow.store.local import LocalStore
+from dockerflow.runtime.worker import ENGINE_RERUNS
+from dockerflow.store import open_store
 
 WORKFLOW = """
 +first:
@@ -58,6 +59,9 @@ class FlakyEngine:
             raise EngineLost("the Docker engine at unix:///x.sock stopped answering", recovered=self.recovered)
         return self.host.run(request)
 
+    def cancel(self, match: Any) -> None:
+        self.host.cancel(match)
+
     def cancel_all(self) -> None:
         self.host.cancel_all()
 
@@ -65,7 +69,7 @@ class FlakyEngine:
 def run(tmp_path: Path, factory: Any, workflow: str = WORKFLOW) -> tuple[RunSummary, str]:
     (tmp_path / "wf.dig").write_text(workflow)
     out = io.StringIO()
-    store = LocalStore(tmp_path / ".dockerflow")
+    store = open_store(str(tmp_path / ".dockerflow" / "state.db"))
     attempt = start_attempt(load_workflow(tmp_path / "wf.dig", tmp_path), tmp_path, store,
                             datetime(2024, 3, 5, tzinfo=timezone.utc), {},
                             Reporter(out=out, err=out), RunOptions(), docker_factory=factory)

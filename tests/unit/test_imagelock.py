@@ -212,17 +212,19 @@ def test_images_line_is_short() -> None:
 
 
 class _ReportingEngine:
-    """Runs requests on the host and reports an image, as DockerExecutor does."""
+    """Runs requests on the host and reports an image to the request, as DockerExecutor does."""
 
     def __init__(self) -> None:
         from dockerflow.executors.host import HostExecutor
 
         self.host = HostExecutor()
-        self.on_image: Any = None
 
     def run(self, request: Any) -> Any:
-        self.on_image(request.docker.image, "sha256:" + "c" * 64)
+        request.on_image(request.docker.image, "sha256:" + "c" * 64)
         return self.host.run(request)
+
+    def cancel(self, match: Any) -> None:
+        self.host.cancel(match)
 
     def cancel_all(self) -> None:
         self.host.cancel_all()
@@ -234,10 +236,10 @@ def test_the_images_of_an_attempt_are_recorded_and_summed_up(tmp_path: Path) -> 
     from datetime import datetime, timezone
 
     from dockerflow.dig.workflow import load_workflow
+    from dockerflow.runtime.coordinator import RunOptions
     from dockerflow.runtime.local import start_attempt
     from dockerflow.runtime.reporter import Reporter
-    from dockerflow.runtime.runner import RunOptions
-    from dockerflow.store.local import LocalStore
+    from dockerflow.store import open_store
 
     state = tmp_path / ".dockerflow"
     state.mkdir()
@@ -246,7 +248,7 @@ def test_the_images_of_an_attempt_are_recorded_and_summed_up(tmp_path: Path) -> 
                       " started_at REAL NOT NULL, finished_at REAL, status TEXT NOT NULL);")
     old.close()
     (tmp_path / "wf.dig").write_text("+a:\n  docker:\n    image: some/image:1\n  sh>: echo a\n+b:\n  sh>: echo b\n")
-    store = LocalStore(state)
+    store = open_store(str(state / "state.db"))
     out = io.StringIO()
     attempt = start_attempt(load_workflow(tmp_path / "wf.dig", tmp_path), tmp_path, store,
                             datetime(2024, 3, 5, tzinfo=timezone.utc), {}, Reporter(out=out, err=out),

@@ -16,8 +16,7 @@ from dockerflow.runtime.reporter import Reporter
 
 
 def reporter_with_recorder(tmp_path: Path, quiet: bool = False) -> tuple[Reporter, Recorder]:
-    reporter = Reporter(out=io.StringIO(), err=io.StringIO(), log_dir=tmp_path / "logs",
-                        quiet=quiet)
+    reporter = Reporter(out=io.StringIO(), err=io.StringIO(), quiet=quiet)
     recorder = Recorder(root_name="+wf")
     reporter.listeners.append(recorder)
     return reporter, recorder
@@ -38,7 +37,7 @@ def test_listeners_hear_every_event_and_may_lack_some(tmp_path: Path) -> None:
                 raise AttributeError(event)
             return lambda *args: calls.append((event, *args))
 
-    reporter = Reporter(out=io.StringIO(), err=io.StringIO(), log_dir=tmp_path)
+    reporter = Reporter(out=io.StringIO(), err=io.StringIO())
     reporter.listeners += [All(), object()]  # a listener without the methods is skipped
     reporter.task_started("+wf+a")
     reporter.task_output("+wf+a", "hi")
@@ -55,7 +54,7 @@ def test_listeners_hear_every_event_and_may_lack_some(tmp_path: Path) -> None:
     assert calls[6] == ("task_retrying", "+wf+d", "boom", 1, 2, 0.5)
 
 
-def test_quiet_hides_task_lines_but_keeps_the_log(tmp_path: Path) -> None:
+def test_quiet_hides_task_lines(tmp_path: Path) -> None:
     reporter, _ = reporter_with_recorder(tmp_path, quiet=True)
     reporter.task_started("+wf+a")
     reporter.task_output("+wf+a", "secret-ish line")
@@ -64,7 +63,6 @@ def test_quiet_hides_task_lines_but_keeps_the_log(tmp_path: Path) -> None:
     out, err = reporter.out.getvalue(), reporter.err.getvalue()  # type: ignore[attr-defined]
     assert out == ""
     assert "[+wf+a] failed: Command failed with code 1" in err
-    assert (tmp_path / "logs" / "+wf+a.log").read_text() == "secret-ish line\n"
 
 
 def test_report_has_a_case_per_task_with_outcomes_times_and_tails(tmp_path: Path) -> None:

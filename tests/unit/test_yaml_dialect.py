@@ -8,7 +8,6 @@ import math
 import os
 import pickle
 import textwrap
-import time
 
 import pytest
 
@@ -658,7 +657,8 @@ def test_display_name_defaults_to_path(tmp_path):
 # Speed
 
 
-def test_one_megabyte_loads_quickly():
+def test_one_megabyte_loads():
+    """Its speed is bench/local_scale.py's to measure (the CLI tunes the collector)."""
     parts = ["timezone: UTC\n"]
     size = 0
     i = 0
@@ -668,16 +668,9 @@ def test_one_megabyte_loads_quickly():
         parts.append(part)
         size += len(part)
         i += 1
-    text = "".join(parts)
-    best = math.inf
-    for _ in range(2):
-        start = time.perf_counter()
-        data = load_text(text)
-        best = min(best, time.perf_counter() - start)
+    data = load_text("".join(parts))
     assert len(data) == i + 1
-    # Typically ~0.4 s with libyaml; generous so that a loaded CI machine does not flake.
-    limit = 2.0 if yaml_loader._Composer is yaml_loader._CComposer else 10.0
-    assert best < limit
+    assert data[f"+task{i - 1}"]["+child"]["echo>"] == "${session_time}"
 
 
 @pytest.mark.parametrize("depth", [600, 100_000])
