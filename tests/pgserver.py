@@ -31,9 +31,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _find(program: str) -> str | None:
+    """On PATH, else in Debian's /usr/lib/postgresql/<version>/bin (the newest)."""
+    found = shutil.which(program)
+    if found is None:
+        versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"),
+                          key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+        found = str(versions[-1]) if versions else None
+    return found
+
+
 class PostgresServer:
     def __init__(self, user: str = "postgres") -> None:
-        initdb, self.pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+        initdb, self.pg_ctl = _find("initdb"), _find("pg_ctl")
         if not initdb or not self.pg_ctl:
             raise PostgresUnavailable("initdb / pg_ctl not on PATH (install PostgreSQL 15)")
         self.as_root = os.geteuid() == 0

@@ -1,1 +1,1 @@
-"""The run loop: scheduler <-> operators <-> store."""
+"""Running attempts: coordinator (the loop) -> requests -> worker (one task), over a queue."""
