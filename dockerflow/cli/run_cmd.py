@@ -234,6 +234,10 @@ def _report(summary: RunSummary, args: dict[str, Any], session_time: Any) -> Non
         from dockerflow.imagelock import images_line
 
         images = images_line(summary.images)
+    if summary.killed:
+        _say(f"Killed: a kill request for this attempt was written to the database ({counts})."
+             " Task state is saved: run the same command again to resume.")
+        sys.exit(1)
     if summary.interrupted:
         name = signal.Signals(summary.interrupted).name
         _say(f"Stopped by {name} ({counts}). Task state is saved: run the same command"

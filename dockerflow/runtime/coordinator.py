@@ -74,6 +74,7 @@ class RunSummary:
     failed: list[tuple[str, str]]
     seconds: float
     interrupted: int | None = None  # the signal number, when stopped by one
+    killed: bool = False  # stopped by a kill request another process wrote to the store
     engine_reruns: int = 0  # tasks run again because the Docker engine restarted under them
     engine_unavailable: list[str] = field(default_factory=list)  # failed: the engine did not answer
     images: dict[str, str] = field(default_factory=dict)  # image name -> id that tasks ran in
@@ -81,8 +82,8 @@ class RunSummary:
 
 class AttemptLauncher(Protocol):
     """Starts (or finds) the attempt a require> task waits for, and calls `done(succeeded,
-    session_id, attempt_id)` when it has ended (from any thread). `requiring`: the
-    workflow@session chain of the parent attempts, for cycles."""
+    session_id, attempt_id)` when it has ended (from any thread); `interrupt(signum)` stops
+    the attempts it started (0: the parent was killed through the store)."""
 
     def launch(self, call: RequireCall, parent: Coordinator, done: Any) -> None: ...
 
@@ -126,6 +127,7 @@ class Coordinator:
         self.ran = 0
         self.skipped = 0
         self.interrupted: int | None = None
+        self.killed = False
         self.engine_reruns = 0
         self.engine_unavailable: set[str] = set()
         self.images: dict[str, str] = {}
@@ -143,6 +145,19 @@ class Coordinator:
         threading.Thread(target=self.queue.cancel, args=(self.attempt_id,), daemon=True).start()
         self.queue.wake(self.attempt_id)
 
+    def kill(self) -> None:
+        """Stop because the attempt was killed through the store (`dockerflow kill`, the API):
+        its tasks are already being stopped on every worker."""
+        self.killed = True
+        self.canceled.set()
+        if self.launcher is not None:
+            self.launcher.interrupt(0)
+        self.queue.wake(self.attempt_id)
+
+    @property
+    def stopping(self) -> bool:
+        return self.interrupted is not None or self.killed
+
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> RunSummary:
         started = time.monotonic()
@@ -153,14 +168,17 @@ class Coordinator:
         self.queue.open(self.attempt_id)
         try:
             self.sched.start()
-            while not self.sched.done and self.interrupted is None:
+            while not self.sched.done and not self.stopping:
                 self._dispatch()
                 if self.sched.done:
                     break
                 self._wait()
+                if self.queue.kill_requested(self.attempt_id):
+                    self.kill()
+                    break
                 self._due_polls()
                 self.sched.wake()
-            if self.interrupted is not None:
+            if self.stopping:
                 self._drain(DRAIN_GRACE)
                 self.sched.cancel()
         finally:
@@ -170,7 +188,8 @@ class Coordinator:
             self.store.flush()
         return RunSummary(success=self.sched.success, ran=self.ran, skipped=self.skipped,
                           failed=self._failures(), seconds=time.monotonic() - started,
-                          interrupted=self.interrupted, engine_reruns=self.engine_reruns,
+                          interrupted=self.interrupted, killed=self.killed,
+                          engine_reruns=self.engine_reruns,
                           engine_unavailable=sorted(self.engine_unavailable),
                           images=dict(self.images))
 

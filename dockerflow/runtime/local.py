@@ -86,7 +86,7 @@ class LocalAttempt:
         try:
             summary = self.coordinator.run()
             status = AttemptStatus.SUCCESS if summary.success else \
-                AttemptStatus.KILLED if summary.interrupted else AttemptStatus.ERROR
+                AttemptStatus.KILLED if summary.interrupted or summary.killed else AttemptStatus.ERROR
             return summary
         finally:
             self.store.finish_attempt(self.attempt_id, status)
@@ -184,7 +184,7 @@ class LocalLauncher:
         with self._lock:
             self._children.append(attempt.coordinator)
             if self._interrupted is not None:
-                attempt.coordinator.interrupt(self._interrupted)
+                _stop(attempt.coordinator, self._interrupted)
 
         def run() -> None:
             ok = False
@@ -202,7 +202,17 @@ class LocalLauncher:
             self._interrupted = signum
             children = list(self._children)
         for child in children:
-            child.interrupt(signum)
+            _stop(child, signum)
+
+
+def _stop(child: Coordinator, signum: int) -> None:
+    """Stop a require>d attempt as its parent was: by a signal, or (0) killed through the
+    store, which then also asks the child's tasks to stop."""
+    if signum:
+        child.interrupt(signum)
+    else:
+        child.queue.cancel(child.attempt_id)
+        child.kill()
 
 
 def start_attempt(workflow: Workflow, project: Path, store: Store, session_time: datetime,

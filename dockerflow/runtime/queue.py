@@ -8,6 +8,7 @@
       wake(attempt)         makes wait() return (Ctrl-C)
       cancel(attempt)       stop the attempt's tasks wherever they run
       pending(attempt)      requests still queued or running elsewhere (None: not known)
+      kill_requested(a)     another process asked, through the store, to stop the attempt
       close(attempt)
 
     InProcessQueue          a thread pool running a TaskWorker (`dockerflow run`)
@@ -119,6 +120,9 @@ class InProcessQueue(_Inline):
     def pending(self, attempt_id: int) -> int | None:
         return None  # the coordinator counts its own: every request's outcome comes back
 
+    def kill_requested(self, attempt_id: int) -> bool:
+        return False  # no one else reaches an attempt of this process (Ctrl-C: interrupt)
+
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
@@ -136,6 +140,7 @@ class StoreQueue(_Inline):
         self.show = show
         self._shown: dict[tuple[int, str], int] = {}  # log lines shown so far
         self._listeners: dict[int, object] = {}
+        self._killed: set[int] = set()
 
     def open(self, attempt_id: int) -> None:
         super().open(attempt_id)
@@ -175,7 +180,12 @@ class StoreQueue(_Inline):
                 return out
             if not listener.wait(timeout):  # type: ignore[attr-defined]
                 return _drain(local, 0)
+            if self.store.canceled_attempts([attempt_id]):  # woken by a kill request?
+                self._killed.add(attempt_id)
         return []
+
+    def kill_requested(self, attempt_id: int) -> bool:
+        return attempt_id in self._killed
 
     def _show_log(self, outcome: TaskOutcome) -> None:
         if self.show is None:
@@ -188,6 +198,7 @@ class StoreQueue(_Inline):
 
     def cancel(self, attempt_id: int) -> None:
         self._attempt(attempt_id).canceled.set()
+        self._killed.discard(attempt_id)  # our own request: not another process's kill
         self.store.request_cancel(attempt_id)  # workers stop its tasks; unclaimed ones go
         self.worker.cancel(attempt_id)
 

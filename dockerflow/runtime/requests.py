@@ -209,4 +209,6 @@ class TaskQueue(Protocol):
 
     def pending(self, attempt_id: int) -> int | None: ...
 
+    def kill_requested(self, attempt_id: int) -> bool: ...  # a cancel written to the store
+
     def close(self, attempt_id: int) -> None: ...

@@ -2,7 +2,9 @@
 
 One `Store` per process (or per server) holds sessions and their attempts, the results a
 resumed attempt replays, the task records and logs of every attempt, the project archives the
-attempts run, and the task queue that workers in other processes claim work from. `open_store`
+attempts run, the task queue that workers in other processes claim work from, and the projects
+a server was pushed (their revisions and workflow definitions). Sessions are keyed by project:
+project 0 holds the sessions of local runs, which have no project. `open_store`
 (dockerflow.store) picks the implementation from a URL; `SqlStore` (store/sql.py) implements it
 over SQLite and PostgreSQL.
 
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
+
+from dockerflow.errors import DockerflowError
 
 
 class AttemptStatus(str, Enum):
@@ -38,10 +42,14 @@ class SessionRecord:
     workflow: str
     session_time: str
     uuid: str
+    project_id: int = 0  # 0: a local run's session, which has no project
 
 
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
+    """`workflow`, `session_time` and `project_id` are the session's; `index` is the 1-based
+    position of the attempt within its session (by id)."""
+
     id: int
     session_id: int
     workflow: str
@@ -51,6 +59,63 @@ class AttemptRecord:
     finished_at: float | None
     cancel_requested: bool
     params: dict[str, Any]
+    retry_attempt_name: str | None = None
+    workflow_id: int | None = None
+    index: int = 1
+    project_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    """`updated_at`: the created_at of its latest revision."""
+
+    id: int
+    name: str
+    created_at: float
+    deleted_at: float | None
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRecord:
+    id: int
+    project_id: int
+    name: str
+    created_at: float
+    archive_digest: str  # sha256 hex, the key of get_archive()
+    archive_md5: str  # base64 of the raw MD5 of the archive bytes (Digdag's archiveMd5)
+    user_info: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRecord:
+    """A workflow definition of one revision; `revision` is the revision's name."""
+
+    id: int
+    project_id: int
+    revision_id: int
+    revision: str
+    name: str
+    timezone: str
+    config: dict[str, Any]
+
+
+class RevisionExists(DockerflowError):
+    """put_revision of a revision name the project already has."""
+
+    def __init__(self, project: str, revision: str) -> None:
+        self.project = project
+        self.revision = revision
+        super().__init__(f'Revision "{revision}" of project "{project}" already exists')
+
+
+class AttemptExists(DockerflowError):
+    """start_attempt(unique=True) of a session that already has an attempt of that retry name;
+    `attempt_id` is the existing attempt."""
+
+    def __init__(self, attempt_id: int) -> None:
+        self.attempt_id = attempt_id
+        super().__init__(f"the session already has this attempt (attempt id {attempt_id})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,22 +166,89 @@ class Listener(Protocol):
 class Store(Protocol):
     url: str
 
-    # -- sessions ----------------------------------------------------------------------------
-    def open_session(self, workflow: str, session_time: str, new_uuid: str) -> SessionRecord:
-        """Get or create the session (workflow, session_time); the first uuid is kept. Marks
-        the session as the most recently used one of the workflow."""
+    # -- projects, revisions, workflow definitions ---------------------------------------------
+    def put_revision(self, project: str, revision: str, archive: bytes,
+                     workflows: Sequence[tuple[str, str, Mapping[str, Any]]],
+                     user_info: Mapping[str, Any] | None = None) -> tuple[ProjectRecord, RevisionRecord]:
+        """In one transaction: the live project named `project` (made when there is none: a
+        deleted project's name is free again and makes a new project id), a new revision, its
+        archive (as put_archive) and its workflow definitions (name, timezone, config), each
+        with a new id. The project's updated_at becomes the revision's created_at. Raises
+        RevisionExists (storing nothing) when the live project has a revision of that name,
+        ValueError when two workflows have the same name."""
         ...
 
-    def last_session_time(self, workflow: str) -> str | None:
+    def project(self, project_id: int) -> ProjectRecord | None:
+        """Deleted ones too."""
+        ...
+
+    def live_project(self, name: str) -> ProjectRecord | None: ...
+
+    def projects(self, *, last_id: int = 0, count: int = 100,
+                 name_pattern: str | None = None) -> list[ProjectRecord]:
+        """Live projects with id > last_id, id ascending; `name_pattern`: a case-sensitive
+        substring of the name."""
+        ...
+
+    def delete_project(self, project_id: int) -> ProjectRecord | None:
+        """Sets deleted_at (once: a deleted project is returned unchanged); None if unknown."""
+        ...
+
+    def revisions(self, project_id: int, name: str | None = None) -> list[RevisionRecord]:
+        """Newest first; `name`: only that one."""
+        ...
+
+    def revision(self, project_id: int, name: str | None = None) -> RevisionRecord | None:
+        """The revision of that name; no name: the latest."""
+        ...
+
+    def workflows_of(self, revision_id: int, name: str | None = None) -> list[WorkflowRecord]:
+        """Id ascending; `name`: only that one."""
+        ...
+
+    def workflow_definition(self, workflow_id: int) -> WorkflowRecord | None:
+        """Of any revision, any project."""
+        ...
+
+    def latest_workflows(self, *, last_id: int = 0, count: int = 100, descending: bool = False,
+                         name_pattern: str | None = None,
+                         search_project_name: bool = False) -> list[WorkflowRecord]:
+        """The workflows of the latest revision of each live project: ascending, id > last_id;
+        descending, id < last_id (0: from the newest). `name_pattern`: a case-sensitive
+        substring of the workflow's name, or (search_project_name) of its project's name."""
+        ...
+
+    # -- sessions (keyed by project: 0 is the local runs') -----------------------------------
+    def open_session(self, workflow: str, session_time: str, new_uuid: str,
+                     project_id: int = 0) -> SessionRecord:
+        """Get or create the session (project_id, workflow, session_time); the first uuid is
+        kept. Marks the session as the most recently used one of the workflow."""
+        ...
+
+    def last_session_time(self, workflow: str, project_id: int = 0) -> str | None:
         """The session time of the workflow's most recently opened session."""
         ...
 
-    def last_executed_before(self, workflow: str, session_time: datetime) -> datetime | None:
+    def last_executed_before(self, workflow: str, session_time: datetime,
+                             project_id: int = 0) -> datetime | None:
         """The latest session time before `session_time` that has an attempt."""
         ...
 
+    def get_session(self, session_id: int) -> SessionRecord | None: ...
+
+    def sessions(self, *, project_id: int | None = None, workflow: str | None = None,
+                 last_id: int | None = None, page_size: int = 100) -> list[SessionRecord]:
+        """Newest first (id descending), id < last_id; project_id None: every project's."""
+        ...
+
     # -- attempts (always finished: callers call finish_attempt in a finally) ------------------
-    def start_attempt(self, session_id: int, params: Mapping[str, Any] | None = None) -> int: ...
+    def start_attempt(self, session_id: int, params: Mapping[str, Any] | None = None, *,
+                      retry_attempt_name: str | None = None, workflow_id: int | None = None,
+                      unique: bool = False) -> int:
+        """A new running attempt of the session. `unique`: raise AttemptExists (with the
+        existing id) when the session has an attempt of the same retry_attempt_name (None
+        equals None), atomically across connections."""
+        ...
 
     def finish_attempt(self, attempt_id: int, status: AttemptStatus) -> None:
         """Flushes buffered writes, then records the status and the finish time."""
@@ -126,9 +258,20 @@ class Store(Protocol):
 
     def last_attempt(self, session_id: int) -> AttemptRecord | None: ...
 
+    def attempts(self, *, session_id: int | None = None, project_id: int | None = None,
+                 workflow: str | None = None, include_retried: bool = True,
+                 last_id: int | None = None, page_size: int = 100) -> list[AttemptRecord]:
+        """Newest first (id descending), id < last_id. include_retried=False: only the newest
+        attempt of each session."""
+        ...
+
+    def session_attempts(self, session_id: int) -> list[AttemptRecord]:
+        """The session's attempts, index ascending."""
+        ...
+
     def request_cancel(self, attempt_id: int) -> None:
         """Marks the attempt cancel_requested, deletes its queued rows no worker holds and
-        notifies "cancel"."""
+        notifies "cancel" (its workers) and "attempt_<id>" (its coordinator)."""
         ...
 
     def canceled_attempts(self, attempt_ids: Collection[int]) -> set[int]: ...

@@ -351,7 +351,8 @@ class SqlStore:
             self._execute(cur, "UPDATE attempts SET cancel_requested = TRUE WHERE id = ?",
                           (attempt_id,))
             self._delete_unheld(cur, attempt_id)
-        self.notify("cancel")
+        self.notify("cancel")  # the workers running its tasks
+        self.notify(f"attempt_{attempt_id}")  # its coordinator
 
     def _delete_unheld(self, cur: Any, attempt_id: int) -> None:
         self._execute(cur, "DELETE FROM task_queue WHERE attempt_id = ? AND outcome IS NULL"

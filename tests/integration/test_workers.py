@@ -240,3 +240,33 @@ def test_a_stopped_worker_hands_its_tasks_back(tmp_path: Path) -> None:
         group.stop()
     assert run.returncode == 0, out + err
     assert "finished" in out and (tmp_path / "starts.txt").read_text() == "start\nstart\n"
+
+
+def test_a_kill_request_written_to_the_database_stops_the_attempt(tmp_path: Path) -> None:
+    """What `dockerflow kill` and the server's API will do: another process asks, through the
+    store; the worker stops the task, the coordinating run ends as killed."""
+    (tmp_path / "wf.dig").write_text("+t:\n  sh>: echo start >> starts.txt; sleep 60; echo late >> starts.txt\n"
+                                     "+after:\n  sh>: echo after >> starts.txt\n")
+    database = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    group = Workers(database, tmp_path)
+    try:
+        group.start()
+        run = start_run(tmp_path, database)
+        wait_for(lambda: (tmp_path / "starts.txt").exists(), 60, "the task should start")
+        store = open_store(database)
+        try:
+            attempt = store.last_attempt(store.open_session("wf", "2024-03-05T00:00:00+00:00", "x").id)
+            assert attempt is not None
+            began = time.time()
+            store.request_cancel(attempt.id)
+            out, err = run.communicate(timeout=60)
+            assert time.time() - began < 30
+            record = store.get_attempt(attempt.id)
+            assert record is not None and record.status is AttemptStatus.KILLED
+        finally:
+            store.close()
+    finally:
+        group.stop()
+    assert run.returncode == 1, out + err
+    assert "Killed: a kill request for this attempt" in err
+    assert (tmp_path / "starts.txt").read_text() == "start\n"  # not finished, +after never ran

@@ -79,6 +79,11 @@ class FakeQueue:
     def pending(self, attempt_id: int) -> int | None:
         return None
 
+    def kill_requested(self, attempt_id: int) -> bool:
+        return self.killed
+
+    killed = False
+
 
 def ok(request: TaskRequest, **extra: Any) -> TaskOutcome:
     return TaskOutcome(request.attempt_id, request.task_id, request.task_name,
@@ -194,6 +199,23 @@ def test_interrupt_cancels_the_attempt_and_cancels_what_is_left(tmp_path: Path) 
     time.sleep(0.05)  # queue.cancel runs in a thread
     assert queue.canceled == [coord.attempt_id]
     assert {r.name: r.state for r in store.tasks(coord.attempt_id)}["+wf+a"] == "canceled"
+    store.close()
+
+
+def test_a_kill_request_in_the_store_stops_the_attempt(tmp_path: Path) -> None:
+    def answer(request: TaskRequest) -> TaskOutcome | None:
+        if request.task_name.endswith("+a"):
+            return ok(request)
+        queue.killed = True  # another process killed the attempt while +b ran
+        return TaskOutcome.failed(request, TaskError("canceled", ErrorReason.CANCELED))
+
+    queue = FakeQueue(answer)
+    coord, store = coordinator(tmp_path, "+a:\n  sh>: x\n+b:\n  sh>: y\n+c:\n  sh>: z\n", queue)
+    summary = coord.run()
+    assert summary.killed and summary.interrupted is None and not summary.success
+    assert [r.task_name for r in queue.submitted] == ["+wf+a", "+wf+b"]  # +c never asked for
+    states = {r.name: r.state for r in store.tasks(coord.attempt_id)}
+    assert states["+wf+a"] == "success" and states["+wf+c"] == "canceled"
     store.close()
 
 
