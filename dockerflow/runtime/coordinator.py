@@ -173,7 +173,7 @@ class Coordinator:
                 if self.sched.done:
                     break
                 self._wait()
-                if self.queue.kill_requested(self.attempt_id):
+                if not self.stopping and self.queue.kill_requested(self.attempt_id):
                     self.kill()
                     break
                 self._due_polls()

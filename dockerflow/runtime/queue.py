@@ -140,7 +140,8 @@ class StoreQueue(_Inline):
         self.show = show
         self._shown: dict[tuple[int, str], int] = {}  # log lines shown so far
         self._listeners: dict[int, object] = {}
-        self._killed: set[int] = set()
+        self._killed: set[int] = set()  # attempts another process asked to stop
+        self._canceled_here: set[int] = set()  # attempts this process stopped itself
 
     def open(self, attempt_id: int) -> None:
         super().open(attempt_id)
@@ -185,7 +186,7 @@ class StoreQueue(_Inline):
         return []
 
     def kill_requested(self, attempt_id: int) -> bool:
-        return attempt_id in self._killed
+        return attempt_id in self._killed and attempt_id not in self._canceled_here
 
     def _show_log(self, outcome: TaskOutcome) -> None:
         if self.show is None:
@@ -198,7 +199,7 @@ class StoreQueue(_Inline):
 
     def cancel(self, attempt_id: int) -> None:
         self._attempt(attempt_id).canceled.set()
-        self._killed.discard(attempt_id)  # our own request: not another process's kill
+        self._canceled_here.add(attempt_id)  # our own request: not another process's kill
         self.store.request_cancel(attempt_id)  # workers stop its tasks; unclaimed ones go
         self.worker.cancel(attempt_id)
 
