@@ -13,18 +13,24 @@ from pathlib import Path
 
 from dockerflow.errors import UserInputError
 from dockerflow.store.base import (
+    AttemptExists,
     AttemptRecord,
     AttemptStatus,
     Claim,
     Listener,
+    ProjectRecord,
     QueuedOutcome,
+    RevisionExists,
+    RevisionRecord,
     SessionRecord,
     Store,
     TaskRecord,
+    WorkflowRecord,
 )
 
-__all__ = ["AttemptRecord", "AttemptStatus", "Claim", "Listener", "QueuedOutcome",
-           "SessionRecord", "Store", "TaskRecord", "open_store"]
+__all__ = ["AttemptExists", "AttemptRecord", "AttemptStatus", "Claim", "Listener", "ProjectRecord",
+           "QueuedOutcome", "RevisionExists", "RevisionRecord", "SessionRecord", "Store",
+           "TaskRecord", "WorkflowRecord", "open_store"]
 
 _FORMS = "sqlite:///abs/path.db, a file path, or postgresql://user:password@host:port/database"
 

@@ -132,6 +132,13 @@ class TaskRecord:
     finished_at: float | None = None
     result: dict[str, Any] | None = None  # store/export params etc.
     error: dict[str, Any] | None = None
+    # its place in the attempt's tree: given with the task's first record (None later keeps
+    # what was stored); ids are the scheduler's, unique within the attempt
+    task_id: int | None = None
+    parent_id: int | None = None
+    is_group: bool | None = None
+    config: dict[str, Any] | None = None  # its own keys, with _export when it has one
+    upstreams: tuple[int, ...] | None = None  # ids of the siblings it waits for
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +282,20 @@ class Store(Protocol):
         ...
 
     def canceled_attempts(self, attempt_ids: Collection[int]) -> set[int]: ...
+
+    # coordinator leases: a server owns the attempts it coordinates; when it dies, another
+    # takes them over (attempts never leased, such as a `run`'s, are never taken over)
+    def lease_attempt(self, attempt_id: int, owner: str, lease_seconds: float) -> bool: ...
+    # takes or renews the lease when free, expired or already owner's; False: someone else's
+
+    def claim_orphaned_attempt(self, owner: str, lease_seconds: float) -> int | None: ...
+    # a running attempt whose owner's lease expired, now owner's (several servers: each once)
+
+    def release_attempt(self, attempt_id: int, owner: str) -> None: ...
+    # the owner's lease expires now: another coordinator may take the attempt over at once
+
+    def drop_queued(self, attempt_id: int) -> int: ...
+    # every queue row of the attempt (a new coordinator starts over): how many
 
     # -- the images an attempt's tasks ran in (name -> image id) -------------------------------
     def record_images(self, attempt_id: int, images: Mapping[str, str]) -> None: ...

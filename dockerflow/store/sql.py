@@ -7,7 +7,9 @@ One implementation for both databases; what differs lives in a small dialect obj
                     never fails half-way on a lock another process took); PostgreSQL: the
                     driver's implicit BEGIN, autocommit off, a commit at the end of each call
     claim locking   PostgreSQL: FOR UPDATE SKIP LOCKED in the claim's sub-select; SQLite needs
-                    none (BEGIN IMMEDIATE serialises claims)
+                    none (BEGIN IMMEDIATE serialises claims); likewise FOR UPDATE of the
+                    session row for start_attempt(unique=True)
+    substrings      name patterns are plain case-sensitive substrings: instr() / strpos()
     notifications   PostgreSQL: NOTIFY; SQLite: Unix datagram sockets (store/notify.py)
 
 One connection per store, guarded by a lock: the coordinator thread and worker threads of a
@@ -23,6 +25,7 @@ psycopg is imported only when a PostgreSQL store is opened.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -33,24 +36,30 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dockerflow.errors import UserInputError
 from dockerflow.store import migrations
 from dockerflow.store.base import (
+    AttemptExists,
     AttemptRecord,
     AttemptStatus,
     Claim,
     Listener,
+    ProjectRecord,
     QueuedOutcome,
+    RevisionExists,
+    RevisionRecord,
     SessionRecord,
     TaskRecord,
+    WorkflowRecord,
 )
 from dockerflow.store.notify import PgListener, SocketHub, check_channel, pg_channel
 
 FLUSH_ENTRIES = 2000
 FLUSH_SECONDS = 1.0
 _CHUNK = 500  # ids per IN (...) list
+_R = TypeVar("_R")
 
 
 _ENCODER = json.JSONEncoder(default=str)  # json.dumps(..., default=str) without a new encoder
@@ -68,6 +77,9 @@ def _loads(text: str | None) -> Any:
 class Dialect:
     name = ""
     claim_lock = ""
+    row_lock = ""
+    skip_locked = ""
+    position = "instr"  # position(haystack, needle): 1-based, 0 when absent
     conn: Any
 
     def __init__(self) -> None:
@@ -100,12 +112,26 @@ class SqliteDialect(Dialect):
                                     check_same_thread=False)
         try:
             self.conn.execute("PRAGMA busy_timeout=30000")
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._set_wal()
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.hub = SocketHub(path)
         except BaseException:
             self.conn.close()
             raise
+
+    def _set_wal(self) -> None:
+        """PRAGMA journal_mode=WAL, which may fail "database is locked" at once, without the
+        busy handler, while another connection opens or closes the same new file: tried again
+        for as long as the busy timeout."""
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
@@ -124,6 +150,9 @@ class SqliteDialect(Dialect):
 class PostgresDialect(Dialect):
     name = "postgresql"
     claim_lock = " FOR UPDATE OF q SKIP LOCKED"
+    row_lock = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+    position = "strpos"
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -164,28 +193,86 @@ class PostgresDialect(Dialect):
 # -- the store ---------------------------------------------------------------------------------
 _TASK_UPSERT = (
     "INSERT INTO tasks (attempt_id, name, state, retry_count, retry_at, started_at, finished_at,"
-    " result, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " result, error, task_id, parent_id, is_group, config, upstreams)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (attempt_id, name) DO UPDATE SET state = excluded.state,"
     " retry_count = excluded.retry_count, retry_at = excluded.retry_at,"
     " started_at = excluded.started_at, finished_at = excluded.finished_at,"
-    " result = excluded.result, error = excluded.error")
+    " result = excluded.result, error = excluded.error,"
+    # the task's place in the tree comes with its first record only
+    " task_id = COALESCE(excluded.task_id, tasks.task_id),"
+    " parent_id = COALESCE(excluded.parent_id, tasks.parent_id),"
+    " is_group = COALESCE(excluded.is_group, tasks.is_group),"
+    " config = COALESCE(excluded.config, tasks.config),"
+    " upstreams = COALESCE(excluded.upstreams, tasks.upstreams)")
 _RESULT_UPSERT = (
     "INSERT INTO task_results (session_id, full_name, result) VALUES (?, ?, ?)"
     " ON CONFLICT (session_id, full_name) DO UPDATE SET result = excluded.result")
 _ATTEMPT_COLUMNS = (
     "SELECT a.id, a.session_id, s.workflow, s.session_time, a.status, a.started_at,"
-    " a.finished_at, a.cancel_requested, a.params"
-    " FROM attempts a JOIN sessions s ON s.id = a.session_id")
+    " a.finished_at, a.cancel_requested, a.params, a.retry_attempt_name, a.workflow_id,"
+    " (SELECT COUNT(*) FROM attempts i WHERE i.session_id = a.session_id AND i.id <= a.id),"
+    " s.project_id FROM attempts a JOIN sessions s ON s.id = a.session_id")
+_SESSION_COLUMNS = "SELECT id, workflow, session_time, session_uuid, project_id FROM sessions"
+_PROJECT_COLUMNS = "SELECT id, name, created_at, deleted_at, updated_at FROM projects"
+_REVISION_COLUMNS = ("SELECT id, project_id, name, created_at, archive_digest, archive_md5,"
+                     " user_info FROM revisions")
+_WORKFLOW_COLUMNS = (
+    "SELECT w.id, w.project_id, w.revision_id, r.name, w.name, w.timezone, w.config"
+    " FROM workflow_definitions w JOIN revisions r ON r.id = w.revision_id")
 
 
-def _attempt(row: Sequence[Any] | None) -> AttemptRecord | None:
-    if row is None:
-        return None
+def _attempt(row: Sequence[Any]) -> AttemptRecord:
     return AttemptRecord(id=int(row[0]), session_id=int(row[1]), workflow=row[2],
                          session_time=row[3], status=AttemptStatus(row[4]),
                          started_at=float(row[5]),
                          finished_at=None if row[6] is None else float(row[6]),
-                         cancel_requested=bool(row[7]), params=_loads(row[8]) or {})
+                         cancel_requested=bool(row[7]), params=_loads(row[8]) or {},
+                         retry_attempt_name=row[9],
+                         workflow_id=None if row[10] is None else int(row[10]),
+                         index=int(row[11]), project_id=int(row[12]))
+
+
+def _session(row: Sequence[Any]) -> SessionRecord:
+    return SessionRecord(id=int(row[0]), workflow=row[1], session_time=row[2], uuid=str(row[3]),
+                         project_id=int(row[4]))
+
+
+def _project(row: Sequence[Any]) -> ProjectRecord:
+    return ProjectRecord(id=int(row[0]), name=row[1], created_at=float(row[2]),
+                         deleted_at=None if row[3] is None else float(row[3]),
+                         updated_at=float(row[4]))
+
+
+def _revision(row: Sequence[Any]) -> RevisionRecord:
+    return RevisionRecord(id=int(row[0]), project_id=int(row[1]), name=row[2],
+                          created_at=float(row[3]), archive_digest=row[4], archive_md5=row[5],
+                          user_info=_loads(row[6]) or {})
+
+
+def _workflow(row: Sequence[Any]) -> WorkflowRecord:
+    return WorkflowRecord(id=int(row[0]), project_id=int(row[1]), revision_id=int(row[2]),
+                          revision=row[3], name=row[4], timezone=row[5],
+                          config=_loads(row[6]) or {})
+
+
+def _maybe(build: Callable[[Sequence[Any]], _R], row: Sequence[Any] | None) -> _R | None:
+    return None if row is None else build(row)
+
+
+class _Where:
+    """AND-ed conditions and their parameters, for the listings' optional filters."""
+
+    def __init__(self) -> None:
+        self.terms: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, term: str, *params: Any) -> None:
+        self.terms.append(term)
+        self.params.extend(params)
+
+    def __str__(self) -> str:
+        return " WHERE " + " AND ".join(self.terms) if self.terms else ""
 
 
 def _chunks(ids: Collection[int]) -> Iterator[list[int]]:
@@ -297,24 +384,27 @@ class SqlStore:
             return int(self._execute(cur, sql, params).rowcount)
 
     # -- sessions ----------------------------------------------------------------------------
-    def open_session(self, workflow: str, session_time: str, new_uuid: str) -> SessionRecord:
+    def open_session(self, workflow: str, session_time: str, new_uuid: str,
+                     project_id: int = 0) -> SessionRecord:
         row = self._one(
-            "INSERT INTO sessions (workflow, session_time, session_uuid, last_used)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (workflow, session_time)"
+            "INSERT INTO sessions (project_id, workflow, session_time, session_uuid, last_used)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, workflow, session_time)"
             " DO UPDATE SET last_used = excluded.last_used RETURNING id, session_uuid",
-            (workflow, session_time, new_uuid, time.time()), write=True)
+            (project_id, workflow, session_time, new_uuid, time.time()), write=True)
         return SessionRecord(id=int(row[0]), workflow=workflow, session_time=session_time,
-                             uuid=str(row[1]))
+                             uuid=str(row[1]), project_id=project_id)
 
-    def last_session_time(self, workflow: str) -> str | None:
-        row = self._one("SELECT session_time FROM sessions WHERE workflow = ?"
-                        " ORDER BY last_used DESC LIMIT 1", (workflow,))
+    def last_session_time(self, workflow: str, project_id: int = 0) -> str | None:
+        row = self._one("SELECT session_time FROM sessions WHERE project_id = ? AND workflow = ?"
+                        " ORDER BY last_used DESC LIMIT 1", (project_id, workflow))
         return None if row is None else str(row[0])
 
-    def last_executed_before(self, workflow: str, session_time: datetime) -> datetime | None:
-        rows = self._all("SELECT s.session_time FROM sessions s WHERE s.workflow = ?"
+    def last_executed_before(self, workflow: str, session_time: datetime,
+                             project_id: int = 0) -> datetime | None:
+        rows = self._all("SELECT s.session_time FROM sessions s"
+                         " WHERE s.project_id = ? AND s.workflow = ?"
                          " AND EXISTS (SELECT 1 FROM attempts a WHERE a.session_id = s.id)",
-                         (workflow,))
+                         (project_id, workflow))
         best: datetime | None = None
         for (text,) in rows:
             try:
@@ -325,12 +415,46 @@ class SqlStore:
                 continue
         return best
 
+    def get_session(self, session_id: int) -> SessionRecord | None:
+        return _maybe(_session, self._one(_SESSION_COLUMNS + " WHERE id = ?", (session_id,)))
+
+    def sessions(self, *, project_id: int | None = None, workflow: str | None = None,
+                 last_id: int | None = None, page_size: int = 100) -> list[SessionRecord]:
+        where = _Where()
+        if project_id is not None:
+            where.add("project_id = ?", project_id)
+        if workflow is not None:
+            where.add("workflow = ?", workflow)
+        if last_id is not None:
+            where.add("id < ?", last_id)
+        rows = self._all(f"{_SESSION_COLUMNS}{where} ORDER BY id DESC LIMIT ?",
+                         (*where.params, max(0, page_size)))
+        return [_session(r) for r in rows]
+
     # -- attempts ----------------------------------------------------------------------------
-    def start_attempt(self, session_id: int, params: Mapping[str, Any] | None = None) -> int:
-        row = self._one("INSERT INTO attempts (session_id, started_at, status, params)"
-                        " VALUES (?, ?, ?, ?) RETURNING id",
-                        (session_id, time.time(), AttemptStatus.RUNNING.value,
-                         _dumps(dict(params or {}))), write=True)
+    def start_attempt(self, session_id: int, params: Mapping[str, Any] | None = None, *,
+                      retry_attempt_name: str | None = None, workflow_id: int | None = None,
+                      unique: bool = False) -> int:
+        with self._tx() as cur:
+            if unique:
+                # SQLite: BEGIN IMMEDIATE already serialises writers; PostgreSQL: the session
+                # row's lock makes a racing start wait, then see this one's attempt
+                self._execute(cur, "SELECT id FROM sessions WHERE id = ?" + self._d.row_lock,
+                              (session_id,)).fetchall()
+                same = ("retry_attempt_name IS NULL" if retry_attempt_name is None
+                        else "retry_attempt_name = ?")
+                found = self._execute(
+                    cur, f"SELECT id FROM attempts WHERE session_id = ? AND {same}"
+                         " ORDER BY id LIMIT 1",
+                    (session_id,) if retry_attempt_name is None
+                    else (session_id, retry_attempt_name)).fetchall()
+                if found:
+                    raise AttemptExists(int(found[0][0]))
+            row = self._execute(
+                cur, "INSERT INTO attempts (session_id, started_at, status, params,"
+                     " retry_attempt_name, workflow_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (session_id, time.time(), AttemptStatus.RUNNING.value, _dumps(dict(params or {})),
+                 retry_attempt_name, workflow_id)).fetchall()[0]
         return int(row[0])
 
     def finish_attempt(self, attempt_id: int, status: AttemptStatus | str) -> None:
@@ -340,11 +464,34 @@ class SqlStore:
                     (status.value, time.time(), attempt_id))
 
     def get_attempt(self, attempt_id: int) -> AttemptRecord | None:
-        return _attempt(self._one(_ATTEMPT_COLUMNS + " WHERE a.id = ?", (attempt_id,)))
+        return _maybe(_attempt, self._one(_ATTEMPT_COLUMNS + " WHERE a.id = ?", (attempt_id,)))
 
     def last_attempt(self, session_id: int) -> AttemptRecord | None:
-        return _attempt(self._one(_ATTEMPT_COLUMNS + " WHERE a.session_id = ?"
-                                  " ORDER BY a.id DESC LIMIT 1", (session_id,)))
+        return _maybe(_attempt, self._one(_ATTEMPT_COLUMNS + " WHERE a.session_id = ?"
+                                          " ORDER BY a.id DESC LIMIT 1", (session_id,)))
+
+    def attempts(self, *, session_id: int | None = None, project_id: int | None = None,
+                 workflow: str | None = None, include_retried: bool = True,
+                 last_id: int | None = None, page_size: int = 100) -> list[AttemptRecord]:
+        where = _Where()
+        if session_id is not None:
+            where.add("a.session_id = ?", session_id)
+        if project_id is not None:
+            where.add("s.project_id = ?", project_id)
+        if workflow is not None:
+            where.add("s.workflow = ?", workflow)
+        if not include_retried:
+            where.add("NOT EXISTS (SELECT 1 FROM attempts n"
+                      " WHERE n.session_id = a.session_id AND n.id > a.id)")
+        if last_id is not None:
+            where.add("a.id < ?", last_id)
+        rows = self._all(f"{_ATTEMPT_COLUMNS}{where} ORDER BY a.id DESC LIMIT ?",
+                         (*where.params, max(0, page_size)))
+        return [_attempt(r) for r in rows]
+
+    def session_attempts(self, session_id: int) -> list[AttemptRecord]:
+        rows = self._all(_ATTEMPT_COLUMNS + " WHERE a.session_id = ? ORDER BY a.id", (session_id,))
+        return [_attempt(r) for r in rows]
 
     def request_cancel(self, attempt_id: int) -> None:
         with self._tx() as cur:
@@ -357,6 +504,31 @@ class SqlStore:
     def _delete_unheld(self, cur: Any, attempt_id: int) -> None:
         self._execute(cur, "DELETE FROM task_queue WHERE attempt_id = ? AND outcome IS NULL"
                            " AND (owner IS NULL OR lease_until <= ?)", (attempt_id, time.time()))
+
+    def lease_attempt(self, attempt_id: int, owner: str, lease_seconds: float) -> bool:
+        now = time.time()
+        row = self._one("UPDATE attempts SET owner = ?, lease_until = ? WHERE id = ?"
+                        " AND (owner IS NULL OR owner = ? OR lease_until <= ?) RETURNING id",
+                        (owner, now + lease_seconds, attempt_id, owner, now), write=True)
+        return row is not None
+
+    def claim_orphaned_attempt(self, owner: str, lease_seconds: float) -> int | None:
+        now = time.time()
+        row = self._one(
+            "UPDATE attempts SET owner = ?, lease_until = ? WHERE id = (SELECT id FROM attempts"
+            " WHERE status = ? AND owner IS NOT NULL AND owner != ? AND lease_until <= ?"
+            " ORDER BY id LIMIT 1" + self._d.skip_locked + ") RETURNING id",
+            (owner, now + lease_seconds, AttemptStatus.RUNNING.value, owner, now), write=True)
+        return None if row is None else int(row[0])
+
+    def release_attempt(self, attempt_id: int, owner: str) -> None:
+        self._write("UPDATE attempts SET lease_until = ? WHERE id = ? AND owner = ?",
+                    (time.time(), attempt_id, owner))
+
+    def drop_queued(self, attempt_id: int) -> int:
+        rows = self._all("DELETE FROM task_queue WHERE attempt_id = ? RETURNING id", (attempt_id,),
+                         write=True)
+        return len(rows)
 
     def canceled_attempts(self, attempt_ids: Collection[int]) -> set[int]:
         found: set[int] = set()
@@ -406,7 +578,11 @@ class SqlStore:
         row = (record.attempt_id, record.name, state, record.retry_count, record.retry_at,
                record.started_at, record.finished_at,
                None if record.result is None else _dumps(record.result),
-               None if record.error is None else _dumps(record.error))
+               None if record.error is None else _dumps(record.error),
+               record.task_id, record.parent_id,
+               None if record.is_group is None else int(record.is_group),
+               None if record.config is None else _dumps(record.config),
+               None if record.upstreams is None else _dumps(list(record.upstreams)))
         with self._lock:
             # a dict keeps the first position of a key: the rows go out in first-saved order
             self._tasks[(record.attempt_id, record.name)] = row
@@ -417,11 +593,16 @@ class SqlStore:
     def tasks(self, attempt_id: int) -> list[TaskRecord]:
         self.flush()
         rows = self._all("SELECT attempt_id, name, state, retry_count, retry_at, started_at,"
-                         " finished_at, result, error FROM tasks WHERE attempt_id = ? ORDER BY id",
-                         (attempt_id,))
+                         " finished_at, result, error, task_id, parent_id, is_group, config,"
+                         " upstreams FROM tasks WHERE attempt_id = ? ORDER BY id", (attempt_id,))
         return [TaskRecord(attempt_id=int(r[0]), name=r[1], state=r[2], retry_count=int(r[3]),
                            retry_at=r[4], started_at=r[5], finished_at=r[6],
-                           result=_loads(r[7]), error=_loads(r[8])) for r in rows]
+                           result=_loads(r[7]), error=_loads(r[8]),
+                           task_id=None if r[9] is None else int(r[9]),
+                           parent_id=None if r[10] is None else int(r[10]),
+                           is_group=None if r[11] is None else bool(r[11]), config=_loads(r[12]),
+                           upstreams=None if r[13] is None else tuple(_loads(r[13]) or ()))
+                for r in rows]
 
     def flush(self) -> None:
         with self._lock:
@@ -467,6 +648,130 @@ class SqlStore:
         row = self._one("SELECT data FROM archives WHERE digest = ?", (digest,))
         return None if row is None else bytes(row[0])
 
+    # -- projects, revisions, workflow definitions ---------------------------------------------
+    def put_revision(self, project: str, revision: str, archive: bytes,
+                     workflows: Sequence[tuple[str, str, Mapping[str, Any]]],
+                     user_info: Mapping[str, Any] | None = None) -> tuple[ProjectRecord, RevisionRecord]:
+        data = bytes(archive)
+        digest = hashlib.sha256(data).hexdigest()
+        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
+        definitions = [(str(name), str(timezone), _dumps(dict(config)))
+                       for name, timezone, config in workflows]
+        names = [d[0] for d in definitions]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"workflows named twice in revision {revision!r}: {', '.join(twice)}")
+        info = _dumps(dict(user_info or {}))
+        now = time.time()
+        with self._tx() as cur:
+            # get or make the live project; PostgreSQL: its row stays locked until the commit,
+            # so pushes to one project are serialised
+            row = self._execute(
+                cur, "INSERT INTO projects (name, created_at, updated_at) VALUES (?, ?, ?)"
+                     " ON CONFLICT (name) WHERE deleted_at IS NULL"
+                     " DO UPDATE SET name = excluded.name RETURNING id",
+                (project, now, now)).fetchall()[0]
+            project_id = int(row[0])
+            now = time.time()  # once the project is ours: revisions are created in order
+            if self._execute(cur, "SELECT 1 FROM revisions WHERE project_id = ? AND name = ?",
+                             (project_id, revision)).fetchall():
+                raise RevisionExists(project, revision)  # rolled back: nothing stored
+            if not self._execute(cur, "SELECT 1 FROM archives WHERE digest = ?",
+                                 (digest,)).fetchall():
+                self._execute(cur, "INSERT INTO archives (digest, data, size, created_at)"
+                                   " VALUES (?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+                              (digest, data, len(data), now))
+            row = self._execute(
+                cur, "INSERT INTO revisions (project_id, name, created_at, archive_digest,"
+                     " archive_md5, user_info) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (project_id, revision, now, digest, md5, info)).fetchall()[0]
+            revision_id = int(row[0])
+            if definitions:
+                cur.executemany(self._d.sql(
+                    "INSERT INTO workflow_definitions (project_id, revision_id, name, timezone,"
+                    " config) VALUES (?, ?, ?, ?, ?)"),
+                    [(project_id, revision_id, *d) for d in definitions])
+            row = self._execute(
+                cur, "UPDATE projects SET updated_at = ?, latest_revision_id = ? WHERE id = ?"
+                     " RETURNING id, name, created_at, deleted_at, updated_at",
+                (now, revision_id, project_id)).fetchall()[0]
+        return _project(row), RevisionRecord(
+            id=revision_id, project_id=project_id, name=revision, created_at=now,
+            archive_digest=digest, archive_md5=md5, user_info=json.loads(info))
+
+    def project(self, project_id: int) -> ProjectRecord | None:
+        return _maybe(_project, self._one(_PROJECT_COLUMNS + " WHERE id = ?", (project_id,)))
+
+    def live_project(self, name: str) -> ProjectRecord | None:
+        return _maybe(_project, self._one(_PROJECT_COLUMNS + " WHERE name = ?"
+                                          " AND deleted_at IS NULL", (name,)))
+
+    def projects(self, *, last_id: int = 0, count: int = 100,
+                 name_pattern: str | None = None) -> list[ProjectRecord]:
+        where = _Where()
+        where.add("deleted_at IS NULL")
+        where.add("id > ?", last_id)
+        if name_pattern:
+            where.add(f"{self._d.position}(name, ?) > 0", name_pattern)
+        rows = self._all(f"{_PROJECT_COLUMNS}{where} ORDER BY id LIMIT ?",
+                         (*where.params, max(0, count)))
+        return [_project(r) for r in rows]
+
+    def delete_project(self, project_id: int) -> ProjectRecord | None:
+        with self._tx() as cur:
+            self._execute(cur, "UPDATE projects SET deleted_at = ? WHERE id = ?"
+                               " AND deleted_at IS NULL", (time.time(), project_id))
+            rows = self._execute(cur, _PROJECT_COLUMNS + " WHERE id = ?", (project_id,)).fetchall()
+        return _project(rows[0]) if rows else None
+
+    def revisions(self, project_id: int, name: str | None = None) -> list[RevisionRecord]:
+        where = _Where()
+        where.add("project_id = ?", project_id)
+        if name is not None:
+            where.add("name = ?", name)
+        rows = self._all(f"{_REVISION_COLUMNS}{where} ORDER BY id DESC", where.params)
+        return [_revision(r) for r in rows]
+
+    def revision(self, project_id: int, name: str | None = None) -> RevisionRecord | None:
+        if name is None:
+            return _maybe(_revision, self._one(_REVISION_COLUMNS + " WHERE project_id = ?"
+                                               " ORDER BY id DESC LIMIT 1", (project_id,)))
+        return _maybe(_revision, self._one(_REVISION_COLUMNS + " WHERE project_id = ?"
+                                           " AND name = ?", (project_id, name)))
+
+    def workflows_of(self, revision_id: int, name: str | None = None) -> list[WorkflowRecord]:
+        where = _Where()
+        where.add("w.revision_id = ?", revision_id)
+        if name is not None:
+            where.add("w.name = ?", name)
+        rows = self._all(f"{_WORKFLOW_COLUMNS}{where} ORDER BY w.id", where.params)
+        return [_workflow(r) for r in rows]
+
+    def workflow_definition(self, workflow_id: int) -> WorkflowRecord | None:
+        return _maybe(_workflow, self._one(_WORKFLOW_COLUMNS + " WHERE w.id = ?", (workflow_id,)))
+
+    def latest_workflows(self, *, last_id: int = 0, count: int = 100, descending: bool = False,
+                         name_pattern: str | None = None,
+                         search_project_name: bool = False) -> list[WorkflowRecord]:
+        where = _Where()
+        if descending:
+            if last_id:
+                where.add("w.id < ?", last_id)
+        else:
+            where.add("w.id > ?", last_id)
+        if name_pattern:
+            position = self._d.position
+            if search_project_name:
+                where.add(f"({position}(w.name, ?) > 0 OR {position}(p.name, ?) > 0)",
+                          name_pattern, name_pattern)
+            else:
+                where.add(f"{position}(w.name, ?) > 0", name_pattern)
+        rows = self._all(
+            f"{_WORKFLOW_COLUMNS} JOIN projects p ON p.latest_revision_id = w.revision_id"
+            f" AND p.deleted_at IS NULL{where} ORDER BY w.id {'DESC' if descending else 'ASC'}"
+            " LIMIT ?", (*where.params, max(0, count)))
+        return [_workflow(r) for r in rows]
+
     # -- the task queue ----------------------------------------------------------------------
     def enqueue(self, attempt_id: int, task_name: str, request: Mapping[str, Any]) -> int:
         row = self._one("INSERT INTO task_queue (attempt_id, task_name, request, created_at)"
@@ -482,9 +787,13 @@ class SqlStore:
             " retry_count = retry_count + CASE WHEN owner IS NULL THEN 0 ELSE 1 END"
             " WHERE id = (SELECT q.id FROM task_queue q JOIN attempts a ON a.id = q.attempt_id"
             " WHERE q.outcome IS NULL AND (q.owner IS NULL OR q.lease_until <= ?)"
-            " AND NOT a.cancel_requested ORDER BY q.id LIMIT 1" + self._d.claim_lock + ")"
+            " AND NOT a.cancel_requested"
+            # an attempt whose coordinator's lease expired waits for its new coordinator,
+            # which starts its requests over: running them now would run them twice
+            " AND (a.owner IS NULL OR a.lease_until > ?)"
+            " ORDER BY q.id LIMIT 1" + self._d.claim_lock + ")"
             " RETURNING id, attempt_id, task_name, request, retry_count",
-            (owner, now + lease_seconds, now), write=True)
+            (owner, now + lease_seconds, now, now), write=True)
         if row is None:
             return None
         return Claim(queue_id=int(row[0]), attempt_id=int(row[1]), task_name=row[2],
@@ -544,10 +853,12 @@ class SqlStore:
         return int(row[1])
 
     def next_lease_expiry(self) -> float | None:
+        # rows of attempts waiting for a new coordinator are nobody's to take (see claim)
         row = self._one("SELECT MIN(q.lease_until) FROM task_queue q"
                         " JOIN attempts a ON a.id = q.attempt_id"
                         " WHERE q.outcome IS NULL AND q.lease_until IS NOT NULL"
-                        " AND NOT a.cancel_requested")
+                        " AND NOT a.cancel_requested AND (a.owner IS NULL OR a.lease_until > ?)",
+                        (time.time(),))
         return None if row is None or row[0] is None else float(row[0])
 
     # -- notifications -----------------------------------------------------------------------

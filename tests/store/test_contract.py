@@ -7,49 +7,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from dockerflow.errors import DockerflowError, UserInputError
-from dockerflow.store import AttemptStatus, Store, TaskRecord, open_store
+from dockerflow.store import AttemptExists, AttemptStatus, SessionRecord, Store, TaskRecord, open_store
 from dockerflow.store.sql import FLUSH_ENTRIES
 
 T0 = "2024-01-01T00:00:00+00:00"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/state.db"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def connect(url: str) -> Iterator[Callable[[], Store]]:
-    """Opens stores on the test's database; all of them are closed at the end."""
-    opened: list[Store] = []
-
-    def make() -> Store:
-        store = open_store(url)
-        opened.append(store)
-        return store
-
-    yield make
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def store(connect: Callable[[], Store]) -> Store:
-    return connect()
-
-
-@pytest.fixture
-def other(connect: Callable[[], Store]) -> Store:
-    return connect()
 
 
 def new_attempt(store: Store, workflow: str = "wf", when: str = T0) -> int:
@@ -90,6 +58,47 @@ def test_last_executed_before_compares_times_with_offsets(store: Store) -> None:
     assert store.last_executed_before("wf", datetime.fromisoformat(tokyo)) is None
 
 
+def test_sessions_are_unique_per_project(store: Store, other: Store) -> None:
+    local = store.open_session("wf", T0, "local")
+    one = store.open_session("wf", T0, "one", project_id=1)
+    two = other.open_session("wf", T0, "two", project_id=2)
+    assert len({local.id, one.id, two.id}) == 3
+    assert (local.project_id, one.project_id, two.project_id) == (0, 1, 2)
+    again = other.open_session("wf", T0, "again", project_id=1)
+    assert (again.id, again.uuid, again.project_id) == (one.id, "one", 1)
+    assert store.open_session("wf", T0, "again").id == local.id
+    assert other.get_session(two.id) == SessionRecord(two.id, "wf", T0, "two", 2)
+    assert store.get_session(two.id + 1000) is None
+    # project 0 (local runs) is untouched by the others' sessions
+    store.open_session("wf", "2024-01-05T00:00:00+00:00", "later", project_id=1)
+    assert store.last_session_time("wf") == T0
+    assert store.last_session_time("wf", project_id=1) == "2024-01-05T00:00:00+00:00"
+    assert store.last_session_time("wf", project_id=3) is None
+    store.start_attempt(one.id)
+    at = datetime(2024, 1, 9, tzinfo=timezone.utc)
+    assert store.last_executed_before("wf", at) is None
+    assert store.last_executed_before("wf", at, project_id=1) == datetime.fromisoformat(T0)
+
+
+def test_sessions_are_listed_newest_first(store: Store, other: Store) -> None:
+    made = [store.open_session(wf, f"2024-01-0{day}T00:00:00+00:00", f"u{wf}{day}", project_id=project)
+            for day in range(1, 4) for project, wf in ((0, "wf"), (1, "wf"), (1, "other"))]
+    ids = [s.id for s in made]
+    assert [s.id for s in other.sessions()] == ids[::-1]
+    assert other.sessions()[0] == made[-1]
+    assert [s.id for s in other.sessions(project_id=1)] == [s.id for s in made[::-1] if s.project_id == 1]
+    assert [s.id for s in other.sessions(project_id=0)] == [s.id for s in made[::-1] if s.project_id == 0]
+    mine = [s.id for s in made[::-1] if s.project_id == 1 and s.workflow == "wf"]
+    assert [s.id for s in other.sessions(project_id=1, workflow="wf")] == mine
+    assert [s.id for s in other.sessions(workflow="other")] == [s.id for s in made[::-1] if s.workflow == "other"]
+    page = other.sessions(page_size=4)
+    assert [s.id for s in page] == ids[::-1][:4]
+    rest = other.sessions(last_id=page[-1].id, page_size=100)
+    assert [s.id for s in rest] == ids[::-1][4:]
+    assert other.sessions(last_id=ids[0]) == []
+    assert other.sessions(project_id=7) == []
+
+
 # -- attempts ----------------------------------------------------------------------------------
 def test_an_attempt_runs_then_has_a_status_and_a_finish_time(store: Store, other: Store) -> None:
     session = store.open_session("wf", T0, "u")
@@ -121,6 +130,103 @@ def test_last_attempt_is_the_newest(store: Store) -> None:
     store.finish_attempt(second, AttemptStatus.SUCCESS)
     last = store.last_attempt(session.id)
     assert last is not None and last.status is AttemptStatus.SUCCESS
+
+
+def test_attempts_know_their_index_retry_name_workflow_and_project(store: Store, other: Store) -> None:
+    project, revision = store.put_revision("proj", "r1", b"tgz", [("wf", "UTC", {}), ("wf2", "UTC", {})])
+    wf, wf2 = (w.id for w in store.workflows_of(revision.id))
+    session = store.open_session("wf", T0, "u", project_id=project.id)
+    ids = [store.start_attempt(session.id, {"n": n}, retry_attempt_name=name, workflow_id=workflow)
+           for n, (name, workflow) in enumerate([(None, wf), ("retry1", wf2), (None, None)])]
+    records = other.session_attempts(session.id)
+    assert [(a.id, a.index) for a in records] == [(ids[0], 1), (ids[1], 2), (ids[2], 3)]
+    assert [(a.retry_attempt_name, a.workflow_id, a.params) for a in records] == [
+        (None, wf, {"n": 0}), ("retry1", wf2, {"n": 1}), (None, None, {"n": 2})]
+    assert {(a.project_id, a.workflow, a.session_time, a.session_id) for a in records} == {
+        (project.id, "wf", T0, session.id)}
+    assert other.get_attempt(ids[1]) == records[1]
+    last = other.last_attempt(session.id)
+    assert last is not None and last == records[2] and last.index == 3
+    elsewhere = new_attempt(store, when="2024-01-02T00:00:00+00:00")
+    record = store.get_attempt(elsewhere)
+    assert record is not None and (record.index, record.project_id, record.retry_attempt_name) == (1, 0, None)
+    assert store.session_attempts(session.id + 1000) == []
+
+
+def test_a_unique_attempt_refuses_a_second_one_of_the_same_retry_name(store: Store, other: Store) -> None:
+    session = store.open_session("wf", T0, "u", project_id=1)
+    first = store.start_attempt(session.id, unique=True)
+    with pytest.raises(AttemptExists) as info:
+        other.start_attempt(session.id, {"x": 1}, unique=True)
+    assert info.value.attempt_id == first and isinstance(info.value, DockerflowError)
+    retry = other.start_attempt(session.id, retry_attempt_name="retry1", unique=True)
+    with pytest.raises(AttemptExists) as info:
+        store.start_attempt(session.id, retry_attempt_name="retry1", unique=True)
+    assert info.value.attempt_id == retry
+    retry2 = store.start_attempt(session.id, retry_attempt_name="retry2", unique=True)
+    assert [a.id for a in store.session_attempts(session.id)] == [first, retry, retry2]
+    # not unique: as local runs do, any number of attempts of a session
+    more = [store.start_attempt(session.id) for _ in range(2)]
+    more.append(store.start_attempt(session.id, retry_attempt_name="retry1"))
+    assert [a.id for a in store.session_attempts(session.id)] == [first, retry, retry2, *more]
+    # another session of the same workflow is not concerned
+    fresh = store.open_session("wf", T0, "v", project_id=2)
+    assert store.start_attempt(fresh.id, retry_attempt_name="retry1", unique=True) > more[-1]
+
+
+def test_racing_unique_attempts_have_one_winner(store: Store, connect: Callable[[], Store]) -> None:
+    stores = [connect() for _ in range(4)]
+    for round_ in range(5):
+        session = store.open_session("wf", f"2024-01-0{round_ + 1}T00:00:00+00:00", "u", project_id=1)
+        won: list[int] = []
+        lost: list[int] = []
+        errors: list[BaseException] = []
+        start = threading.Barrier(len(stores))
+
+        def race(mine: Store, session_id: int = session.id) -> None:
+            try:
+                start.wait()
+                won.append(mine.start_attempt(session_id, retry_attempt_name="r", unique=True))
+            except AttemptExists as exc:
+                lost.append(exc.attempt_id)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=race, args=(mine,)) for mine in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(won) == 1 and lost == won * (len(stores) - 1)
+        assert [a.id for a in store.session_attempts(session.id)] == won
+
+
+def test_attempts_are_listed_newest_first(store: Store, other: Store) -> None:
+    a = store.open_session("wf", T0, "a", project_id=1)
+    b = store.open_session("other", T0, "b", project_id=1)
+    c = store.open_session("wf", T0, "c")  # local
+    order = [(a, 1), (b, 1), (a, 2), (c, 1), (b, 2), (a, 3)]
+    ids = [store.start_attempt(session.id) for session, _ in order]
+    newest = ids[::-1]
+    assert [x.id for x in other.attempts()] == newest
+    assert [x.index for x in other.attempts()] == [n for _, n in order][::-1]
+    assert [x.id for x in other.attempts(session_id=a.id)] == [ids[5], ids[2], ids[0]]
+    assert [x.id for x in other.attempts(project_id=1)] == [ids[5], ids[4], ids[2], ids[1], ids[0]]
+    assert [x.id for x in other.attempts(project_id=0)] == [ids[3]]
+    assert [x.id for x in other.attempts(project_id=1, workflow="wf")] == [ids[5], ids[2], ids[0]]
+    assert [x.id for x in other.attempts(workflow="wf")] == [ids[5], ids[3], ids[2], ids[0]]
+    # only the newest of each session
+    assert [x.id for x in other.attempts(include_retried=False)] == [ids[5], ids[4], ids[3]]
+    assert [x.id for x in other.attempts(include_retried=False, last_id=ids[4])] == [ids[3]]
+    assert [x.id for x in other.attempts(project_id=1, include_retried=False)] == [ids[5], ids[4]]
+    # paging backwards
+    page = other.attempts(page_size=4)
+    assert [x.id for x in page] == newest[:4]
+    assert [x.id for x in other.attempts(last_id=page[-1].id, page_size=4)] == newest[4:]
+    assert [x.id for x in other.attempts(project_id=1, last_id=ids[2], page_size=1)] == [ids[1]]
+    assert other.attempts(last_id=ids[0]) == []
+    assert other.attempts(session_id=a.id + 1000) == []
 
 
 def test_finish_attempt_flushes_buffered_writes(store: Store, other: Store) -> None:
@@ -191,6 +297,20 @@ def test_tasks_keep_the_latest_save_in_first_saved_order(store: Store, other: St
     assert store.tasks(attempt_id) == [done, TaskRecord(attempt_id, "+wf+a", "ready")]
     assert other.tasks(attempt_id) == store.tasks(attempt_id)
     assert store.tasks(attempt_id + 1) == []
+
+
+def test_a_tasks_place_in_the_tree_comes_with_its_first_record(store: Store) -> None:
+    attempt_id = new_attempt(store)
+    store.save_task(TaskRecord(attempt_id, "+wf", "planned", task_id=1, is_group=True, config={}, upstreams=()))
+    store.save_task(TaskRecord(attempt_id, "+wf+b", "running", task_id=3, parent_id=1, is_group=False,
+                               config={"_command": "echo", "_export": {"x": 1}}, upstreams=(2,)))
+    store.flush()
+    store.save_task(TaskRecord(attempt_id, "+wf+b", "success"))  # later saves leave it as it was
+    by_name = {t.name: t for t in store.tasks(attempt_id)}
+    b = by_name["+wf+b"]
+    assert (b.state, b.task_id, b.parent_id, b.is_group, b.upstreams) == ("success", 3, 1, False, (2,))
+    assert b.config == {"_command": "echo", "_export": {"x": 1}}
+    assert (by_name["+wf"].is_group, by_name["+wf"].parent_id, by_name["+wf"].upstreams) == (True, None, ())
 
 
 def test_the_buffer_flushes_itself_when_full_or_old(store: Store, other: Store,
@@ -569,3 +689,52 @@ def test_ten_thousand_tasks_saved_in_batches_keep_their_latest_state(store: Stor
     assert {r.state for r in records} == {"success"}
     assert records[0].name == "+wf+t0" and records[-1].name == "+wf+t9999"
     assert len(store.results(session.id)) == 10_000
+
+
+# -- coordinator leases ---------------------------------------------------------------------
+def test_an_attempt_lease_is_held_renewed_and_taken_over_once_expired(store: Store, other: Store) -> None:
+    attempt_id = new_attempt(store)
+    assert store.claim_orphaned_attempt("b", 30) is None  # never leased: never an orphan
+    assert store.lease_attempt(attempt_id, "a", 30)
+    assert store.lease_attempt(attempt_id, "a", 30)  # renewed
+    assert not other.lease_attempt(attempt_id, "b", 30)  # someone else's
+    assert other.claim_orphaned_attempt("b", 30) is None
+    assert store.lease_attempt(attempt_id, "a", -1)  # expires at once
+    assert other.claim_orphaned_attempt("b", 30) == attempt_id
+    assert other.claim_orphaned_attempt("c", 30) is None  # taken once
+    assert not store.lease_attempt(attempt_id, "a", 30)  # "a" lost it
+    other.release_attempt(attempt_id, "b")  # a stopping server: the attempt is free at once
+    assert store.claim_orphaned_attempt("a", 30) == attempt_id
+
+
+def test_finished_attempts_are_not_orphans(store: Store) -> None:
+    attempt_id = new_attempt(store)
+    store.lease_attempt(attempt_id, "a", -1)
+    store.finish_attempt(attempt_id, AttemptStatus.SUCCESS)
+    assert store.claim_orphaned_attempt("b", 30) is None
+
+
+def test_drop_queued_removes_every_row_of_the_attempt(store: Store) -> None:
+    attempt_id = new_attempt(store)
+    kept = new_attempt(store)
+    store.enqueue(attempt_id, "+wf+a", {})
+    store.enqueue(attempt_id, "+wf+b", {})
+    store.enqueue(kept, "+wf+c", {})
+    claim = store.claim("w", 30)
+    assert claim is not None and store.complete(claim.queue_id, "w", {"done": True})
+    assert store.drop_queued(attempt_id) == 2
+    assert store.take_outcomes(attempt_id) == [] and store.queued(attempt_id) == 0
+    assert store.queued(kept) == 1
+
+
+def test_requests_of_an_attempt_waiting_for_a_new_coordinator_are_not_claimed(store: Store) -> None:
+    attempt_id = new_attempt(store)
+    store.lease_attempt(attempt_id, "server-a", 30)
+    store.enqueue(attempt_id, "+wf+a", {})
+    claim = store.claim("w1", -1)  # w1 dies at once: its lease is over
+    assert claim is not None
+    store.lease_attempt(attempt_id, "server-a", -1)  # ...and so is its coordinator's
+    assert store.claim("w2", 30) is None  # the new coordinator will start it over
+    assert store.next_lease_expiry() is None
+    assert store.claim_orphaned_attempt("server-b", 30) == attempt_id
+    assert store.claim("w2", 30) is not None  # its coordinator lives again
