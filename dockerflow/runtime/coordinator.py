@@ -75,6 +75,7 @@ class RunSummary:
     seconds: float
     interrupted: int | None = None  # the signal number, when stopped by one
     killed: bool = False  # stopped by a kill request another process wrote to the store
+    detached: bool = False  # stopped coordinating without ending the attempt (detach())
     engine_reruns: int = 0  # tasks run again because the Docker engine restarted under them
     engine_unavailable: list[str] = field(default_factory=list)  # failed: the engine did not answer
     images: dict[str, str] = field(default_factory=dict)  # image name -> id that tasks ran in
@@ -128,11 +129,13 @@ class Coordinator:
         self.skipped = 0
         self.interrupted: int | None = None
         self.killed = False
+        self.detached = False
         self.engine_reruns = 0
         self.engine_unavailable: set[str] = set()
         self.images: dict[str, str] = {}
         self._images_saved: dict[str, str] = {}
         self._recorded: set[int] = set()  # tasks saved in a done state
+        self._placed: set[int] = set()  # tasks whose place in the tree was saved
 
     # -- control -----------------------------------------------------------------------------
     def interrupt(self, signum: int) -> None:
@@ -154,9 +157,16 @@ class Coordinator:
             self.launcher.interrupt(0)
         self.queue.wake(self.attempt_id)
 
+    def detach(self) -> None:
+        """Stop coordinating, but leave the attempt running in the store (a server that
+        stops): nothing is canceled; whoever takes the attempt over runs what had not
+        finished again."""
+        self.detached = True
+        self.queue.wake(self.attempt_id)
+
     @property
     def stopping(self) -> bool:
-        return self.interrupted is not None or self.killed
+        return self.interrupted is not None or self.killed or self.detached
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> RunSummary:
@@ -178,7 +188,7 @@ class Coordinator:
                     break
                 self._due_polls()
                 self.sched.wake()
-            if self.stopping:
+            if self.stopping and not self.detached:
                 self._drain(DRAIN_GRACE)
                 self.sched.cancel()
         finally:
@@ -189,7 +199,7 @@ class Coordinator:
         return RunSummary(success=self.sched.success, ran=self.ran, skipped=self.skipped,
                           failed=self._failures(), seconds=time.monotonic() - started,
                           interrupted=self.interrupted, killed=self.killed,
-                          engine_reruns=self.engine_reruns,
+                          detached=self.detached, engine_reruns=self.engine_reruns,
                           engine_unavailable=sorted(self.engine_unavailable),
                           images=dict(self.images))
 
@@ -413,10 +423,18 @@ class Coordinator:
         done = task.state.done
         if done:
             self._recorded.add(task.id)
+        first = task.id not in self._placed
+        if first:
+            self._placed.add(task.id)
         self.store.save_task(TaskRecord(
             self.attempt_id, task.full_name, task.state.value, task.retry_count, retry_at,
             self.started_at.get(task.full_name), time.time() if done else None,
-            result, task.error))
+            result, task.error,
+            task_id=task.id if first else None,
+            parent_id=task.parent.id if first and task.parent is not None else None,
+            is_group=task.is_group if first else None,
+            config=_own_config(task) if first else None,
+            upstreams=tuple(u.id for u in task.upstreams) if first else None))
 
     def _record_all(self) -> None:
         """At the end: every task of the tree (groups too) with its final state."""
@@ -444,6 +462,14 @@ class Coordinator:
                 out.append((t.full_name, str(t.error.get("message"))))
             stack.extend(reversed(t.children))
         return out
+
+
+def _own_config(task: Task) -> dict[str, Any]:
+    """A task's own keys as Digdag's API shows them: its config, plus `_export` when set."""
+    config = dict(task.spec.config)
+    if task.spec.export:
+        config["_export"] = task.spec.export
+    return config
 
 
 def _failed(coord: Coordinator, task: Task, error: TaskError) -> TaskOutcome:

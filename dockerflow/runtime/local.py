@@ -34,7 +34,7 @@ from dockerflow.runtime.requests import RequireCall, TaskQueue, TaskRequest
 from dockerflow.runtime.selection import Selection
 from dockerflow.runtime.worker import TaskWorker
 from dockerflow.store import open_store
-from dockerflow.store.base import AttemptStatus, Store
+from dockerflow.store.base import AttemptStatus, SessionRecord, Store
 from dockerflow.timeutil import iso_offset, parse_session_time, parse_zone
 
 
@@ -81,48 +81,67 @@ class LocalAttempt:
     engine: LocalEngine | None = None  # closed after the run when the attempt owns it
 
     def run(self) -> RunSummary:
-        """Run the attempt; it is always finished in the store, even when the run breaks."""
-        status = AttemptStatus.ERROR
+        """Run the attempt; it is always finished in the store, even when the run breaks
+        (but for a coordinator detached on purpose: another one carries the attempt on)."""
+        status: AttemptStatus | None = AttemptStatus.ERROR
         try:
             summary = self.coordinator.run()
-            status = AttemptStatus.SUCCESS if summary.success else \
+            status = None if summary.detached else AttemptStatus.SUCCESS if summary.success else \
                 AttemptStatus.KILLED if summary.interrupted or summary.killed else AttemptStatus.ERROR
             return summary
         finally:
-            self.store.finish_attempt(self.attempt_id, status)
+            if status is not None:
+                self.store.finish_attempt(self.attempt_id, status)
             if self.engine is not None:
                 self.engine.close()
 
 
 class LocalEngine:
+    """`worker`/`queue`: given by a front end that shares them between attempts (the server);
+    by default the engine makes its own and closes them with itself. `project_id`: the
+    server's project the sessions belong to (0: a local run's)."""
+
     def __init__(self, project: Path, store: Store, reporter: Reporter,
                  options: RunOptions | None = None,
                  docker_factory: Callable[[], Executor] | None = None,
                  secrets: Mapping[str, str] | None = None,
                  queue: Callable[[TaskWorker], TaskQueue] | None = None,
-                 archive: str | None = None) -> None:
+                 archive: str | None = None, worker: TaskWorker | None = None,
+                 project_id: int = 0) -> None:
         self.project = project
         self.store = store
         self.reporter = reporter
         self.options = options or RunOptions()
         self.logs = FileLogStore()
-        self.worker = TaskWorker(LocalEvents(reporter, self.logs), HostExecutor(), docker_factory,
-                                 secrets)
+        self._owns_worker = worker is None
+        self.worker = worker or TaskWorker(LocalEvents(reporter, self.logs), HostExecutor(),
+                                           docker_factory, secrets)
         self.queue: TaskQueue = queue(self.worker) if queue is not None else \
             InProcessQueue(self.worker, self.options.max_task_threads)
         self.archive = archive
+        self.project_id = project_id
 
     def start(self, workflow: Workflow, session_time: datetime, attempt_params: Mapping[str, Any],
               options: RunOptions | None = None, requiring: tuple[str, ...] = ()) -> LocalAttempt:
         """Open (or reopen) the session and start a new attempt of it."""
+        session = self.store.open_session(workflow.name, iso_offset(session_time),
+                                          str(uuid.uuid4()), project_id=self.project_id)
+        attempt_id = self.store.start_attempt(session.id, attempt_params)
+        return self.attach(workflow, session, attempt_id, session_time, attempt_params, options,
+                           requiring)
+
+    def attach(self, workflow: Workflow, session: SessionRecord, attempt_id: int,
+               session_time: datetime, attempt_params: Mapping[str, Any],
+               options: RunOptions | None = None, requiring: tuple[str, ...] = (),
+               retry_attempt_name: str = "") -> LocalAttempt:
+        """The coordinator of an attempt already in the store (refused ones are finished)."""
         store = self.store
-        session = store.open_session(workflow.name, iso_offset(session_time), str(uuid.uuid4()))
-        attempt_id = store.start_attempt(session.id, attempt_params)
         try:
             info = SessionInfo(session_time, workflow.timezone, workflow.schedule,
                                session_id=session.id, attempt_id=attempt_id,
-                               last_executed=store.last_executed_before(workflow.name, session_time),
-                               session_uuid=session.uuid)
+                               last_executed=store.last_executed_before(
+                                   workflow.name, session_time, project_id=self.project_id),
+                               session_uuid=session.uuid, retry_attempt_name=retry_attempt_name)
             stamp = session_time.strftime("%Y%m%dT%H%M%S%z")
             self.logs.open_attempt(attempt_id, state_dir(self.project) / "logs" / workflow.name / stamp)
             key = f"{workflow.name}@{iso_offset(session_time)}"
@@ -137,11 +156,13 @@ class LocalEngine:
         return LocalAttempt(coordinator, store, session.id, attempt_id)
 
     def close(self) -> None:
-        """The end of the run: warm containers go, log files are closed."""
-        shutdown = getattr(self.queue, "shutdown", None)
-        if shutdown is not None:
-            shutdown(wait=True)
-        self.worker.close()
+        """The end of the run: warm containers go, log files are closed (a shared worker and
+        queue are their owner's to close)."""
+        if self._owns_worker:
+            shutdown = getattr(self.queue, "shutdown", None)
+            if shutdown is not None:
+                shutdown(wait=True)
+            self.worker.close()
         self.logs.close()
 
 
@@ -170,7 +191,8 @@ class LocalLauncher:
         if key in parent.requiring:
             raise TaskFailure("require> cycle: " + " -> ".join(parent.requiring + (key,)))
         store = engine.store
-        session = store.open_session(workflow.name, iso_offset(when), str(uuid.uuid4()))
+        session = store.open_session(workflow.name, iso_offset(when), str(uuid.uuid4()),
+                                     project_id=engine.project_id)
         last = store.last_attempt(session.id)
         if last is not None and not (call.rerun_on == "all" or (
                 call.rerun_on == "failed" and last.status is not AttemptStatus.SUCCESS)):
