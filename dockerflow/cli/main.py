@@ -33,6 +33,7 @@ COMMANDS = {
     "cache": "dockerflow.cli.cache_cmd:cache",
     "lock": "dockerflow.cli.lock_cmd:lock",
     "worker": "dockerflow.cli.worker_cmd:worker",
+    "server": "dockerflow.cli.server_cmd:server",
 }
 
 
