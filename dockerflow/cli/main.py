@@ -5,7 +5,8 @@ Exit status:
     1      a task failed
     2      the input was refused (a bad .dig file, flag or parameter)
     3      the Docker engine is unavailable: `gc` or `images build` could not reach it, or a
-           `run` failed because a docker task could not reach it (one line says how to start it)
+           `run` failed because a docker task could not reach it (one line says how to start it);
+           for the client commands (push, start, log...): no dockerflow server answers
     128+N  stopped by signal N
 """
 
@@ -34,6 +35,21 @@ COMMANDS = {
     "lock": "dockerflow.cli.lock_cmd:lock",
     "worker": "dockerflow.cli.worker_cmd:worker",
     "server": "dockerflow.cli.server_cmd:server",
+    "push": "dockerflow.cli.client_cmd:push",
+    "download": "dockerflow.cli.client_cmd:download",
+    "delete": "dockerflow.cli.client_cmd:delete",
+    "projects": "dockerflow.cli.client_cmd:projects",
+    "workflows": "dockerflow.cli.client_cmd:workflows",
+    "start": "dockerflow.cli.client_cmd:start",
+    "retry": "dockerflow.cli.client_cmd:retry",
+    "kill": "dockerflow.cli.client_cmd:kill",
+    "sessions": "dockerflow.cli.client_cmd:sessions",
+    "session": "dockerflow.cli.client_cmd:session",
+    "attempts": "dockerflow.cli.client_cmd:attempts",
+    "attempt": "dockerflow.cli.client_cmd:attempt",
+    "tasks": "dockerflow.cli.client_cmd:tasks",
+    "log": "dockerflow.cli.client_cmd:log",
+    "version": "dockerflow.cli.client_cmd:version",
 }
 
 
