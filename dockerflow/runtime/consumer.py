@@ -43,14 +43,20 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+LOG_DELAY = 1.0  # seconds a task's line may wait to be written with the next ones
+
+
 class StoreEvents:
-    """WorkerEvents of a consumer: task output goes to the store's task logs (in batches, and
-    at the end of each task), and a line per task start to `say` (the worker's terminal)."""
+    """WorkerEvents of a consumer: task output goes to the store's task logs in batches (200
+    lines, or what came within LOG_DELAY of a batch's first line, and at the end of each task:
+    `log -f` sees a line about a second after it was printed), and a line per task start to
+    `say` (the worker's terminal)."""
 
     def __init__(self, store: Store, say: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.say = say
         self._lock = threading.Lock()
+        self._writing = threading.Lock()  # one writer at a time: lines reach the store in order
         self._lines: dict[tuple[int, str], list[str]] = defaultdict(list)
 
     def task_started(self, request: TaskRequest) -> None:
@@ -65,7 +71,11 @@ class StoreEvents:
         with self._lock:
             lines = self._lines[key]
             lines.append(line)
-            full = len(lines) >= 200
+            first, full = len(lines) == 1, len(lines) >= 200
+        if first:  # this batch goes out within LOG_DELAY, whatever follows
+            timer = threading.Timer(LOG_DELAY, self._write, args=(key,))
+            timer.daemon = True
+            timer.start()
         if full:
             self._write(key)
 
@@ -79,10 +89,11 @@ class StoreEvents:
             self._write(key)
 
     def _write(self, key: tuple[int, str]) -> None:
-        with self._lock:
-            lines = self._lines.pop(key, None)
-        if lines:
-            self.store.append_log(key[0], key[1], lines)
+        with self._writing:
+            with self._lock:
+                lines = self._lines.pop(key, None)
+            if lines:
+                self.store.append_log(key[0], key[1], lines)
 
     def info(self, text: str) -> None:
         if self.say is not None:
@@ -165,9 +176,6 @@ class Consumer:
                 ids = list(self._running)
             if ids:
                 self.store.heartbeat(self.owner, ids, self.lease)
-            events = getattr(self.worker.events, "flush", None)
-            if events is not None:
-                events()  # long tasks' lines reach the store while they run
 
     def _check_cancels(self) -> None:
         with self._lock:

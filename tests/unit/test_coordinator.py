@@ -246,3 +246,25 @@ def test_host_tasks_see_an_allow_list_of_the_environment(name: str) -> None:
     environ = {"PATH": "/bin", "HOME": "/root", "LC_ALL": "C", name: "secret"}
     assert host_env(environ) == {"PATH": "/bin", "HOME": "/root", "LC_ALL": "C"}
     assert host_env(environ, extra=[name])[name] == "secret"  # DOCKERFLOW_HOST_ENV=NAME
+
+
+def test_a_workers_log_lines_reach_the_store_within_a_second(tmp_path: Path) -> None:
+    from dockerflow.runtime.consumer import LOG_DELAY, StoreEvents
+
+    store = open_store(str(tmp_path / "state.db"))
+    try:
+        attempt = store.start_attempt(store.open_session("wf", "2024-03-05T00:00:00+00:00", "u").id)
+        events = StoreEvents(store)
+        request = TaskRequest(attempt, 1, "+wf+t", "sh", {}, {}, "/p", "/p/io", "wf")
+        events.task_output(request, "one", True)
+        events.task_output(request, "two", True)
+        assert store.task_log(attempt, "+wf+t") == []  # batched...
+        deadline = time.monotonic() + LOG_DELAY + 5
+        while store.task_log(attempt, "+wf+t") != ["one", "two"]:  # ...for about LOG_DELAY
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        events.task_output(request, "three", True)
+        events.task_ended(request)  # the end of a task writes at once
+        assert store.task_log(attempt, "+wf+t") == ["one", "two", "three"]
+    finally:
+        store.close()
