@@ -60,6 +60,8 @@ def server(**args: Any) -> None:
     import uvicorn
 
     from dockerflow.cli.run_cmd import docker_factory
+    from dockerflow.executors.host import HostExecutor
+    from dockerflow.runtime.worker import TaskWorker
     from dockerflow.server.app import ServerSettings, create_app
     from dockerflow.server.auth import load_auth
     from dockerflow.server.engine import ServerEngine
@@ -83,8 +85,9 @@ def server(**args: Any) -> None:
     url = args["database"] or str(data_dir() / "server.db")
     store = open_store(url)
     work = Path(args["work_dir"]) if args["work_dir"] else data_dir() / "work"
-    engine = ServerEngine(store, store.url, work, workers=args["workers"],
-                          max_task_threads=args["max_task_threads"], docker_factory=docker_factory,
+    engine = ServerEngine(store, store.url, work,
+                          make_worker=lambda events: TaskWorker(events, HostExecutor(), docker_factory),
+                          workers=args["workers"], max_task_threads=args["max_task_threads"],
                           lease_seconds=lease)
     app = create_app(store, ServerSettings(max_archive_bytes=max_bytes, auth=auth), engine)
     click.echo(f"dockerflow server: http://{args['bind']}:{args['port']}/api/ (database {store.url})",

@@ -34,15 +34,13 @@ from typing import Any
 from dockerflow.archive import unpack_archive
 from dockerflow.dig.workflow import load_workflow
 from dockerflow.errors import UserInputError
-from dockerflow.executors.base import Executor
-from dockerflow.executors.host import HostExecutor
 from dockerflow.runtime.consumer import LEASE_SECONDS, Consumer, StoreEvents, worker_name
 from dockerflow.runtime.coordinator import Coordinator, RunOptions
 from dockerflow.runtime.local import LocalEngine
 from dockerflow.runtime.queue import StoreQueue
 from dockerflow.runtime.reporter import Reporter
 from dockerflow.runtime.selection import Selection, find_task
-from dockerflow.runtime.worker import TaskWorker
+from dockerflow.runtime.worker import TaskWorker, WorkerEvents
 from dockerflow.store import open_store
 from dockerflow.store.base import AttemptStatus, ProjectRecord, SessionRecord, Store, WorkflowRecord
 from dockerflow.timeutil import iso_offset, parse_zone
@@ -51,10 +49,9 @@ log = logging.getLogger("dockerflow.server")
 
 
 class ServerEngine:
-    def __init__(self, store: Store, url: str, work_root: Path, *, workers: int = 1,
+    def __init__(self, store: Store, url: str, work_root: Path, *,
+                 make_worker: Callable[[WorkerEvents], TaskWorker], workers: int = 1,
                  max_task_threads: int = 32,
-                 docker_factory: Callable[[], Executor] | None = None,
-                 secrets: Mapping[str, str] | None = None,
                  lease_seconds: float = LEASE_SECONDS) -> None:
         self.store = store
         self.url = url
@@ -63,7 +60,8 @@ class ServerEngine:
         self.lease = lease_seconds
         self.owner = worker_name()
         self.events = StoreEvents(store)
-        self.worker = TaskWorker(self.events, HostExecutor(), docker_factory, secrets)
+        # the composition root makes the worker and its executors: the server never imports them
+        self.worker = make_worker(self.events)
         self.queue = StoreQueue(store, self.worker)
         self.reporter = Reporter(out=io.StringIO(), err=_LogStream(), quiet=True)
         self._stop = threading.Event()
