@@ -12,6 +12,7 @@ from dockerflow.errors import ExecutorError
 from dockerflow.executors.base import ExecRequest, ExecResult, ExitReason
 
 GRACE_SECONDS = 5.0
+STRAGGLER_SECONDS = 1.0  # after the task's shell has gone, what is left of its group gets this
 
 
 # What a host task inherits from the engine's environment: enough to find programs, speak the
@@ -105,19 +106,35 @@ class HostExecutor:
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group, SIGKILL after a grace period."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
+    """SIGTERM the task's process group; SIGKILL what is left after a grace period.
+
+    The shell leads the group. When it has gone, the group may still hold processes: a child
+    forked while the first signal was being delivered never received it (the kernel does not
+    pass pending signals to a new child), and a process may ignore SIGTERM. So the group gets
+    SIGTERM again once the leader is gone, and SIGKILL a moment later: a stopped task leaves
+    nothing behind (its output pipe, held by such stragglers, closes with them)."""
+    if not _signal_group(proc.pid, signal.SIGTERM):
         return
 
     def kill_later() -> None:
         try:
             proc.wait(GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _signal_group(proc.pid, signal.SIGKILL)
+            return
+        if _signal_group(proc.pid, signal.SIGTERM):  # stragglers
+            threading.Event().wait(STRAGGLER_SECONDS)
+            _signal_group(proc.pid, signal.SIGKILL)
 
     threading.Thread(target=kill_later, daemon=True).start()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """False when the group is gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member changed its user (setuid): nothing more to do here
+        return False
+    return True
