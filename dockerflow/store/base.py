@@ -267,9 +267,10 @@ class Store(Protocol):
 
     def attempts(self, *, session_id: int | None = None, project_id: int | None = None,
                  workflow: str | None = None, include_retried: bool = True,
-                 last_id: int | None = None, page_size: int = 100) -> list[AttemptRecord]:
+                 last_id: int | None = None, page_size: int = 100,
+                 status: AttemptStatus | None = None) -> list[AttemptRecord]:
         """Newest first (id descending), id < last_id. include_retried=False: only the newest
-        attempt of each session."""
+        attempt of each session. `status`: only attempts in that state."""
         ...
 
     def session_attempts(self, session_id: int) -> list[AttemptRecord]:

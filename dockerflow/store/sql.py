@@ -472,8 +472,11 @@ class SqlStore:
 
     def attempts(self, *, session_id: int | None = None, project_id: int | None = None,
                  workflow: str | None = None, include_retried: bool = True,
-                 last_id: int | None = None, page_size: int = 100) -> list[AttemptRecord]:
+                 last_id: int | None = None, page_size: int = 100,
+                 status: AttemptStatus | None = None) -> list[AttemptRecord]:
         where = _Where()
+        if status is not None:
+            where.add("a.status = ?", status.value)
         if session_id is not None:
             where.add("a.session_id = ?", session_id)
         if project_id is not None:

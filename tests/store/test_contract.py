@@ -220,6 +220,12 @@ def test_attempts_are_listed_newest_first(store: Store, other: Store) -> None:
     assert [x.id for x in other.attempts(include_retried=False)] == [ids[5], ids[4], ids[3]]
     assert [x.id for x in other.attempts(include_retried=False, last_id=ids[4])] == [ids[3]]
     assert [x.id for x in other.attempts(project_id=1, include_retried=False)] == [ids[5], ids[4]]
+    # by state
+    store.finish_attempt(ids[1], AttemptStatus.ERROR)
+    store.finish_attempt(ids[4], AttemptStatus.SUCCESS)
+    assert [x.id for x in other.attempts(status=AttemptStatus.ERROR)] == [ids[1]]
+    assert [x.id for x in other.attempts(status=AttemptStatus.RUNNING)] == [ids[5], ids[3], ids[2], ids[0]]
+    assert [x.id for x in other.attempts(status=AttemptStatus.SUCCESS, project_id=0)] == []
     # paging backwards
     page = other.attempts(page_size=4)
     assert [x.id for x in page] == newest[:4]
