@@ -22,6 +22,9 @@ from dockerflow.store.base import (
     QueuedOutcome,
     RevisionExists,
     RevisionRecord,
+    ScheduleFiring,
+    ScheduleRecord,
+    ScheduleSpec,
     SessionRecord,
     Store,
     TaskRecord,
@@ -29,7 +32,8 @@ from dockerflow.store.base import (
 )
 
 __all__ = ["AttemptExists", "AttemptRecord", "AttemptStatus", "Claim", "Listener", "ProjectRecord",
-           "QueuedOutcome", "RevisionExists", "RevisionRecord", "SessionRecord", "Store",
+           "QueuedOutcome", "RevisionExists", "RevisionRecord", "ScheduleFiring", "ScheduleRecord",
+           "ScheduleSpec", "SessionRecord", "Store",
            "TaskRecord", "WorkflowRecord", "open_store"]
 
 _FORMS = "sqlite:///abs/path.db, a file path, or postgresql://user:password@host:port/database"

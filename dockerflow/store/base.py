@@ -15,7 +15,7 @@ event-driven: `listen` / `notify` (store/notify.py), never a sleep loop.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -63,6 +63,7 @@ class AttemptRecord:
     workflow_id: int | None = None
     index: int = 1
     project_id: int = 0
+    after_attempt_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,44 @@ class WorkflowRecord:
     name: str
     timezone: str
     config: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    """A workflow's schedule: the next session it starts (`next_schedule_time`, an offset time in
+    the workflow's zone) and when (`next_run_time`, epoch seconds). `workflow_id` is the
+    definition of the project's latest revision; `config` its `schedule:` block."""
+
+    id: int
+    project_id: int
+    workflow: str
+    workflow_id: int
+    config: dict[str, Any]
+    next_run_time: float
+    next_schedule_time: str
+    disabled_at: float | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """A push's schedule for one workflow, with the first session it would start."""
+
+    workflow: str
+    config: dict[str, Any]
+    next_run_time: float
+    next_schedule_time: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleFiring:
+    """What the scheduler decided for a due schedule: start its session (or skip it), then
+    move on to the given next session."""
+
+    start: bool
+    next_run_time: float
+    next_schedule_time: str
 
 
 class RevisionExists(DockerflowError):
@@ -176,13 +215,20 @@ class Store(Protocol):
     # -- projects, revisions, workflow definitions ---------------------------------------------
     def put_revision(self, project: str, revision: str, archive: bytes,
                      workflows: Sequence[tuple[str, str, Mapping[str, Any]]],
-                     user_info: Mapping[str, Any] | None = None) -> tuple[ProjectRecord, RevisionRecord]:
+                     user_info: Mapping[str, Any] | None = None,
+                     schedules: Sequence[ScheduleSpec] = (),
+                     restart_schedules: Collection[str] = ()) -> tuple[ProjectRecord, RevisionRecord]:
         """In one transaction: the live project named `project` (made when there is none: a
         deleted project's name is free again and makes a new project id), a new revision, its
         archive (as put_archive) and its workflow definitions (name, timezone, config), each
         with a new id. The project's updated_at becomes the revision's created_at. Raises
         RevisionExists (storing nothing) when the live project has a revision of that name,
-        ValueError when two workflows have the same name."""
+        ValueError when two workflows have the same name.
+
+        The project's schedules become `schedules`: one of a workflow that had none is made,
+        one whose workflow has none any more is deleted; one whose `schedule:` block is the
+        same keeps its next session (and its disabled state), unless its workflow is in
+        `restart_schedules`, and then, like one whose block changed, takes the spec's times."""
         ...
 
     def project(self, project_id: int) -> ProjectRecord | None:
@@ -251,10 +297,11 @@ class Store(Protocol):
     # -- attempts (always finished: callers call finish_attempt in a finally) ------------------
     def start_attempt(self, session_id: int, params: Mapping[str, Any] | None = None, *,
                       retry_attempt_name: str | None = None, workflow_id: int | None = None,
-                      unique: bool = False) -> int:
+                      unique: bool = False, after_attempt_id: int | None = None) -> int:
         """A new running attempt of the session. `unique`: raise AttemptExists (with the
         existing id) when the session has an attempt of the same retry_attempt_name (None
-        equals None), atomically across connections."""
+        equals None), atomically across connections. `after_attempt_id`: the attempt must
+        not start its tasks before that one is done (a backfill's chain)."""
         ...
 
     def finish_attempt(self, attempt_id: int, status: AttemptStatus) -> None:
@@ -333,6 +380,53 @@ class Store(Protocol):
 
     def log_tasks(self, attempt_id: int) -> list[str]:
         """Names of the attempt's tasks that have log lines, in order of their first line."""
+        ...
+
+    # -- project secrets (values as the caller encrypted them; never listed) -------------------
+    def put_secret(self, project_id: int, key: str, value: str) -> None: ...
+
+    def delete_secret(self, project_id: int, key: str) -> bool: ...  # False: there was none
+
+    def secret_keys(self, project_id: int) -> list[str]: ...  # sorted
+
+    def secret_values(self, project_id: int) -> dict[str, str]: ...
+
+    # -- the param store (param_set> / param_get>): one namespace, string values ---------------
+    def param_set(self, values: Mapping[str, str]) -> None: ...
+
+    def param_get(self, key: str, max_age_seconds: float) -> str | None:
+        """The value, unless it is older than max_age_seconds (Digdag: 90 days)."""
+        ...
+
+    # -- schedules (made and removed by put_revision and delete_project) -----------------------
+    def schedules(self, *, project_id: int | None = None, workflow: str | None = None,
+                  last_id: int = 0, count: int = 100) -> list[ScheduleRecord]:
+        """Of live projects, id > last_id, id ascending."""
+        ...
+
+    def get_schedule(self, schedule_id: int) -> ScheduleRecord | None:
+        """None for an unknown id or a deleted project's."""
+        ...
+
+    def update_schedule(self, schedule_id: int, *, next_run_time: float | None = None,
+                        next_schedule_time: str | None = None,
+                        disabled: bool | None = None) -> ScheduleRecord | None:
+        """Sets what is given (disabled: True stamps disabled_at now, False clears it)."""
+        ...
+
+    def next_schedule_run(self) -> float | None:
+        """The earliest next_run_time of the enabled schedules of live projects."""
+        ...
+
+    def fire_schedule(self, now: float,
+                      decide: Callable[[ScheduleRecord, bool], ScheduleFiring],
+                      owner: str, lease_seconds: float) -> tuple[ScheduleRecord, int | None] | None:
+        """One due schedule (enabled, next_run_time <= now), None when there is none, in one
+        transaction that other processes' calls skip (PostgreSQL: FOR UPDATE SKIP LOCKED).
+        `decide(schedule, active)` (pure: it runs inside the transaction; `active`: the
+        workflow has a running attempt) says whether to start the session and what comes next.
+        Starting opens the session and, unless it has an attempt with no retry name already,
+        makes one leased by `owner` (its id is returned with the schedule as it was)."""
         ...
 
     # -- project archives (tar.gz bytes), content-addressed ------------------------------------

@@ -32,6 +32,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -50,6 +51,9 @@ from dockerflow.store.base import (
     QueuedOutcome,
     RevisionExists,
     RevisionRecord,
+    ScheduleFiring,
+    ScheduleRecord,
+    ScheduleSpec,
     SessionRecord,
     TaskRecord,
     WorkflowRecord,
@@ -212,7 +216,11 @@ _ATTEMPT_COLUMNS = (
     "SELECT a.id, a.session_id, s.workflow, s.session_time, a.status, a.started_at,"
     " a.finished_at, a.cancel_requested, a.params, a.retry_attempt_name, a.workflow_id,"
     " (SELECT COUNT(*) FROM attempts i WHERE i.session_id = a.session_id AND i.id <= a.id),"
-    " s.project_id FROM attempts a JOIN sessions s ON s.id = a.session_id")
+    " s.project_id, a.after_attempt_id FROM attempts a JOIN sessions s ON s.id = a.session_id")
+_SCHEDULE_COLUMNS = (
+    "SELECT c.id, c.project_id, c.workflow, c.workflow_id, c.config, c.next_run_time,"
+    " c.next_schedule_time, c.disabled_at, c.created_at, c.updated_at FROM schedules c"
+    " JOIN projects p ON p.id = c.project_id AND p.deleted_at IS NULL")
 _SESSION_COLUMNS = "SELECT id, workflow, session_time, session_uuid, project_id FROM sessions"
 _PROJECT_COLUMNS = "SELECT id, name, created_at, deleted_at, updated_at FROM projects"
 _REVISION_COLUMNS = ("SELECT id, project_id, name, created_at, archive_digest, archive_md5,"
@@ -230,7 +238,16 @@ def _attempt(row: Sequence[Any]) -> AttemptRecord:
                          cancel_requested=bool(row[7]), params=_loads(row[8]) or {},
                          retry_attempt_name=row[9],
                          workflow_id=None if row[10] is None else int(row[10]),
-                         index=int(row[11]), project_id=int(row[12]))
+                         index=int(row[11]), project_id=int(row[12]),
+                         after_attempt_id=None if row[13] is None else int(row[13]))
+
+
+def _schedule(row: Sequence[Any]) -> ScheduleRecord:
+    return ScheduleRecord(id=int(row[0]), project_id=int(row[1]), workflow=row[2],
+                          workflow_id=int(row[3]), config=_loads(row[4]) or {},
+                          next_run_time=float(row[5]), next_schedule_time=row[6],
+                          disabled_at=None if row[7] is None else float(row[7]),
+                          created_at=float(row[8]), updated_at=float(row[9]))
 
 
 def _session(row: Sequence[Any]) -> SessionRecord:
@@ -434,7 +451,7 @@ class SqlStore:
     # -- attempts ----------------------------------------------------------------------------
     def start_attempt(self, session_id: int, params: Mapping[str, Any] | None = None, *,
                       retry_attempt_name: str | None = None, workflow_id: int | None = None,
-                      unique: bool = False) -> int:
+                      unique: bool = False, after_attempt_id: int | None = None) -> int:
         with self._tx() as cur:
             if unique:
                 # SQLite: BEGIN IMMEDIATE already serialises writers; PostgreSQL: the session
@@ -452,9 +469,10 @@ class SqlStore:
                     raise AttemptExists(int(found[0][0]))
             row = self._execute(
                 cur, "INSERT INTO attempts (session_id, started_at, status, params,"
-                     " retry_attempt_name, workflow_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                     " retry_attempt_name, workflow_id, after_attempt_id)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (session_id, time.time(), AttemptStatus.RUNNING.value, _dumps(dict(params or {})),
-                 retry_attempt_name, workflow_id)).fetchall()[0]
+                 retry_attempt_name, workflow_id, after_attempt_id)).fetchall()[0]
         return int(row[0])
 
     def finish_attempt(self, attempt_id: int, status: AttemptStatus | str) -> None:
@@ -638,6 +656,125 @@ class SqlStore:
                          " GROUP BY task_name ORDER BY MIN(id)", (attempt_id,))
         return [str(r[0]) for r in rows]
 
+    # -- project secrets -----------------------------------------------------------------------
+    def put_secret(self, project_id: int, key: str, value: str) -> None:
+        self._write("INSERT INTO project_secrets (project_id, key, value, updated_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (project_id, key)"
+                    " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    (project_id, key, value, time.time()))
+
+    def delete_secret(self, project_id: int, key: str) -> bool:
+        return self._write("DELETE FROM project_secrets WHERE project_id = ? AND key = ?",
+                           (project_id, key)) > 0
+
+    def secret_keys(self, project_id: int) -> list[str]:
+        rows = self._all("SELECT key FROM project_secrets WHERE project_id = ? ORDER BY key",
+                         (project_id,))
+        return [str(r[0]) for r in rows]
+
+    def secret_values(self, project_id: int) -> dict[str, str]:
+        rows = self._all("SELECT key, value FROM project_secrets WHERE project_id = ?",
+                         (project_id,))
+        return {str(k): str(v) for k, v in rows}
+
+    # -- the param store -------------------------------------------------------------------------
+    def param_set(self, values: Mapping[str, str]) -> None:
+        now = time.time()
+        with self._tx() as cur:
+            cur.executemany(self._d.sql(
+                "INSERT INTO params (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+                " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"),
+                [(str(k), str(v), now) for k, v in values.items()])
+
+    def param_get(self, key: str, max_age_seconds: float) -> str | None:
+        row = self._one("SELECT value FROM params WHERE key = ? AND updated_at >= ?",
+                        (key, time.time() - max_age_seconds))
+        return None if row is None else str(row[0])
+
+    # -- schedules -------------------------------------------------------------------------------
+    def schedules(self, *, project_id: int | None = None, workflow: str | None = None,
+                  last_id: int = 0, count: int = 100) -> list[ScheduleRecord]:
+        where = _Where()
+        where.add("c.id > ?", last_id)
+        if project_id is not None:
+            where.add("c.project_id = ?", project_id)
+        if workflow is not None:
+            where.add("c.workflow = ?", workflow)
+        rows = self._all(f"{_SCHEDULE_COLUMNS}{where} ORDER BY c.id LIMIT ?",
+                         (*where.params, max(0, count)))
+        return [_schedule(r) for r in rows]
+
+    def get_schedule(self, schedule_id: int) -> ScheduleRecord | None:
+        return _maybe(_schedule, self._one(_SCHEDULE_COLUMNS + " WHERE c.id = ?", (schedule_id,)))
+
+    def update_schedule(self, schedule_id: int, *, next_run_time: float | None = None,
+                        next_schedule_time: str | None = None,
+                        disabled: bool | None = None) -> ScheduleRecord | None:
+        sets: list[str] = ["updated_at = ?"]
+        now = time.time()
+        params: list[Any] = [now]
+        if next_run_time is not None:
+            sets.append("next_run_time = ?")
+            params.append(next_run_time)
+        if next_schedule_time is not None:
+            sets.append("next_schedule_time = ?")
+            params.append(next_schedule_time)
+        if disabled is True:
+            sets.append("disabled_at = COALESCE(disabled_at, ?)")
+            params.append(now)
+        elif disabled is False:
+            sets.append("disabled_at = NULL")
+        self._write(f"UPDATE schedules SET {', '.join(sets)} WHERE id = ?", (*params, schedule_id))
+        self.notify("schedules")
+        return self.get_schedule(schedule_id)
+
+    def next_schedule_run(self) -> float | None:
+        row = self._one("SELECT MIN(c.next_run_time) FROM schedules c JOIN projects p"
+                        " ON p.id = c.project_id AND p.deleted_at IS NULL"
+                        " WHERE c.disabled_at IS NULL")
+        return None if row is None or row[0] is None else float(row[0])
+
+    def fire_schedule(self, now: float,
+                      decide: Callable[[ScheduleRecord, bool], ScheduleFiring],
+                      owner: str, lease_seconds: float) -> tuple[ScheduleRecord, int | None] | None:
+        with self._tx() as cur:
+            rows = self._execute(
+                cur, "SELECT c.id, c.project_id, c.workflow, c.workflow_id, c.config,"
+                     " c.next_run_time, c.next_schedule_time, c.disabled_at, c.created_at,"
+                     " c.updated_at FROM schedules c WHERE c.disabled_at IS NULL"
+                     " AND c.next_run_time <= ? AND EXISTS (SELECT 1 FROM projects p"
+                     " WHERE p.id = c.project_id AND p.deleted_at IS NULL)"
+                     " ORDER BY c.next_run_time, c.id LIMIT 1" + self._d.skip_locked,
+                (now,)).fetchall()
+            if not rows:
+                return None
+            schedule = _schedule(rows[0])
+            active = bool(self._execute(
+                cur, "SELECT 1 FROM attempts a JOIN sessions s ON s.id = a.session_id"
+                     " WHERE s.project_id = ? AND s.workflow = ? AND a.status = ? LIMIT 1",
+                (schedule.project_id, schedule.workflow, AttemptStatus.RUNNING.value)).fetchall())
+            firing = decide(schedule, active)
+            attempt_id: int | None = None
+            if firing.start:
+                session_id = int(self._execute(
+                    cur, "INSERT INTO sessions (project_id, workflow, session_time, session_uuid,"
+                         " last_used) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, workflow,"
+                         " session_time) DO UPDATE SET last_used = excluded.last_used RETURNING id",
+                    (schedule.project_id, schedule.workflow, schedule.next_schedule_time,
+                     str(uuid.uuid4()), now)).fetchall()[0][0])
+                if not self._execute(cur, "SELECT 1 FROM attempts WHERE session_id = ?"
+                                          " AND retry_attempt_name IS NULL", (session_id,)).fetchall():
+                    attempt_id = int(self._execute(
+                        cur, "INSERT INTO attempts (session_id, started_at, status, params,"
+                             " workflow_id, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                             " RETURNING id",
+                        (session_id, time.time(), AttemptStatus.RUNNING.value, "{}",
+                         schedule.workflow_id, owner, time.time() + lease_seconds)).fetchall()[0][0])
+            self._execute(cur, "UPDATE schedules SET next_run_time = ?, next_schedule_time = ?"
+                               " WHERE id = ?",
+                          (firing.next_run_time, firing.next_schedule_time, schedule.id))
+        return schedule, attempt_id
+
     # -- archives ----------------------------------------------------------------------------
     def put_archive(self, data: bytes) -> str:
         data = bytes(data)
@@ -654,7 +791,9 @@ class SqlStore:
     # -- projects, revisions, workflow definitions ---------------------------------------------
     def put_revision(self, project: str, revision: str, archive: bytes,
                      workflows: Sequence[tuple[str, str, Mapping[str, Any]]],
-                     user_info: Mapping[str, Any] | None = None) -> tuple[ProjectRecord, RevisionRecord]:
+                     user_info: Mapping[str, Any] | None = None,
+                     schedules: Sequence[ScheduleSpec] = (),
+                     restart_schedules: Collection[str] = ()) -> tuple[ProjectRecord, RevisionRecord]:
         data = bytes(archive)
         digest = hashlib.sha256(data).hexdigest()
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
@@ -694,13 +833,46 @@ class SqlStore:
                     "INSERT INTO workflow_definitions (project_id, revision_id, name, timezone,"
                     " config) VALUES (?, ?, ?, ?, ?)"),
                     [(project_id, revision_id, *d) for d in definitions])
+            self._sync_schedules(cur, project_id, revision_id, schedules, set(restart_schedules), now)
             row = self._execute(
                 cur, "UPDATE projects SET updated_at = ?, latest_revision_id = ? WHERE id = ?"
                      " RETURNING id, name, created_at, deleted_at, updated_at",
                 (now, revision_id, project_id)).fetchall()[0]
+        self.notify("schedules")  # the schedulers wake to the project's new times
         return _project(row), RevisionRecord(
             id=revision_id, project_id=project_id, name=revision, created_at=now,
             archive_digest=digest, archive_md5=md5, user_info=json.loads(info))
+
+    def _sync_schedules(self, cur: Any, project_id: int, revision_id: int,
+                        specs: Sequence[ScheduleSpec], restart: set[str], now: float) -> None:
+        ids = {name: int(i) for i, name in self._execute(
+            cur, "SELECT id, name FROM workflow_definitions WHERE revision_id = ?",
+            (revision_id,)).fetchall()}
+        old = {row[1]: (int(row[0]), row[2]) for row in self._execute(
+            cur, "SELECT id, workflow, config FROM schedules WHERE project_id = ?",
+            (project_id,)).fetchall()}
+        wanted = {spec.workflow: spec for spec in specs}
+        for name, (schedule_id, _) in old.items():
+            if name not in wanted:
+                self._execute(cur, "DELETE FROM schedules WHERE id = ?", (schedule_id,))
+        for name, spec in wanted.items():
+            if name not in ids:
+                raise ValueError(f"a schedule for {name!r}, which is not a workflow of the revision")
+            config = _dumps(dict(spec.config))
+            if name not in old:
+                self._execute(cur, "INSERT INTO schedules (project_id, workflow, workflow_id, config,"
+                                   " next_run_time, next_schedule_time, created_at, updated_at)"
+                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              (project_id, name, ids[name], config, spec.next_run_time,
+                               spec.next_schedule_time, now, now))
+            elif old[name][1] == config and name not in restart:
+                self._execute(cur, "UPDATE schedules SET workflow_id = ?, updated_at = ? WHERE id = ?",
+                              (ids[name], now, old[name][0]))
+            else:
+                self._execute(cur, "UPDATE schedules SET workflow_id = ?, config = ?, next_run_time = ?,"
+                                   " next_schedule_time = ?, updated_at = ? WHERE id = ?",
+                              (ids[name], config, spec.next_run_time, spec.next_schedule_time, now,
+                               old[name][0]))
 
     def project(self, project_id: int) -> ProjectRecord | None:
         return _maybe(_project, self._one(_PROJECT_COLUMNS + " WHERE id = ?", (project_id,)))
@@ -724,7 +896,9 @@ class SqlStore:
         with self._tx() as cur:
             self._execute(cur, "UPDATE projects SET deleted_at = ? WHERE id = ?"
                                " AND deleted_at IS NULL", (time.time(), project_id))
+            self._execute(cur, "DELETE FROM schedules WHERE project_id = ?", (project_id,))
             rows = self._execute(cur, _PROJECT_COLUMNS + " WHERE id = ?", (project_id,)).fetchall()
+        self.notify("schedules")
         return _project(rows[0]) if rows else None
 
     def revisions(self, project_id: int, name: str | None = None) -> list[RevisionRecord]:
