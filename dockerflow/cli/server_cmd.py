@@ -30,14 +30,45 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def database_url(settings: dict[str, str], source: str) -> str | None:
+    """Digdag's `database.*` settings (type postgresql with host, port, user, password,
+    database), or our `database.url`."""
+    if "database.url" in settings:
+        return settings["database.url"]
+    kind = settings.get("database.type")
+    if kind is None:
+        return None
+    if kind == "sqlite":
+        path = settings.get("database.path")
+        if not path:
+            raise UserInputError(f"{source}: database.type = sqlite needs database.path")
+        return str(Path(path).expanduser())
+    if kind != "postgresql":
+        raise UserInputError(f"{source}: database.type must be postgresql or sqlite, got {kind!r}"
+                             " (or set database.url)")
+    from urllib.parse import quote
+
+    user = settings.get("database.user", "")
+    password = settings.get("database.password")
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    host = settings.get("database.host", "localhost")
+    port = settings.get("database.port", "5432")
+    name = settings.get("database.database", user or "digdag")
+    return f"postgresql://{auth + '@' if auth else ''}{host}:{port}/{quote(name, safe='')}"
+
+
 @click.command("server")
-@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=65432, show_default=True)
+@click.option("-c", "--config", "config_file", metavar="FILE",
+              help="Digdag's configuration file: server.bind, server.port, database.*,"
+                   " digdag.secret-encryption-key, api.max_archive_total_size_limit, secrets.*;"
+                   " options given on the command line win.")
+@click.option("--bind", help="Address to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=click.IntRange(0, 65535), help="[default: 65432]")
 @click.option("--database", metavar="URL",
               help="sqlite:///path or postgresql://... (default: server.db in"
                    " $XDG_DATA_HOME/dockerflow or ~/.local/share/dockerflow).")
-@click.option("--max-archive-size", default="2MiB", show_default=True, metavar="SIZE",
-              help="Largest project archive a push may send.")
+@click.option("--max-archive-size", metavar="SIZE",
+              help="Largest project archive a push may send.  [default: 2MiB]")
 @click.option("--workers", type=click.IntRange(0), default=1, show_default=True,
               help="Workers in this process that run the tasks of attempts; 0 leaves them to"
                    " `dockerflow worker` processes on the same database.")
@@ -60,13 +91,27 @@ def server(**args: Any) -> None:
     import uvicorn
 
     from dockerflow.cli.run_cmd import docker_factory
+    from dockerflow.config import load_config
     from dockerflow.executors.host import HostExecutor
     from dockerflow.runtime.worker import TaskWorker
+    from dockerflow.secrets import ProjectSecrets, load_cipher
     from dockerflow.server.app import ServerSettings, create_app
     from dockerflow.server.auth import load_auth
     from dockerflow.server.engine import ServerEngine
     from dockerflow.store import open_store
 
+    config = load_config(args["config_file"]) if args["config_file"] else None
+    settings = config.settings if config is not None else {}
+    source = f"-c {args['config_file']}"
+    args["bind"] = args["bind"] or settings.get("server.bind", "127.0.0.1")
+    if args["port"] is None:
+        port = settings.get("server.port", "65432")
+        if not port.isdigit() or int(port) > 65535:
+            raise UserInputError(f"{source}: server.port must be a port number, got {port!r}")
+        args["port"] = int(port)
+    args["database"] = args["database"] or database_url(settings, source)
+    if args["max_archive_size"] is None:
+        args["max_archive_size"] = settings.get("api.max_archive_total_size_limit", "2MiB")
     auth = load_auth(args["auth"], args["auth_file"]) if args["auth"] else None
     if args["auth_file"] and not args["auth"]:
         raise UserInputError("--auth-file needs --auth token or --auth basic")
@@ -82,14 +127,18 @@ def server(**args: Any) -> None:
         raise UserInputError(str(e)) from None
     if lease < 1:
         raise UserInputError(f"--lease must be at least 1s, got {args['lease']}")
+    cipher = load_cipher(settings, data_dir() / "secret.key", create=True)
     url = args["database"] or str(data_dir() / "server.db")
     store = open_store(url)
     work = Path(args["work_dir"]) if args["work_dir"] else data_dir() / "work"
+    secrets = ProjectSecrets(store, cipher, config.secrets if config is not None else None)
     engine = ServerEngine(store, store.url, work,
-                          make_worker=lambda events: TaskWorker(events, HostExecutor(), docker_factory),
+                          make_worker=lambda events: TaskWorker(events, HostExecutor(), docker_factory,
+                                                                secrets),
                           workers=args["workers"], max_task_threads=args["max_task_threads"],
                           lease_seconds=lease)
-    app = create_app(store, ServerSettings(max_archive_bytes=max_bytes, auth=auth), engine)
+    app = create_app(store, ServerSettings(max_archive_bytes=max_bytes, auth=auth, cipher=cipher),
+                     engine)
     click.echo(f"dockerflow server: http://{args['bind']}:{args['port']}/api/ (database {store.url})",
                err=True)
     try:

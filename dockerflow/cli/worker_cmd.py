@@ -11,7 +11,7 @@ import click
 
 from dockerflow.config import load_config
 from dockerflow.errors import UserInputError
-from dockerflow.secrets import LocalSecrets
+from dockerflow.secrets import LocalSecrets, ProjectSecrets, load_cipher
 from dockerflow.timeutil import parse_duration
 
 
@@ -25,11 +25,15 @@ from dockerflow.timeutil import parse_duration
               help="How long a claimed task stays this worker's without a heartbeat; after"
                    " that (the worker died) another worker runs it again.")
 @click.option("-c", "--config", "config_file", metavar="FILE",
-              help="Configuration file for secrets.* (default: ~/.config/dockerflow/config).")
+              help="Configuration file for secrets.* and digdag.secret-encryption-key, the"
+                   " server's key for its projects' secrets (default:"
+                   " ~/.config/dockerflow/config; the key defaults to the server's secret.key"
+                   " in its data folder, on the same machine).")
 def worker(**args: Any) -> None:
     """Claim and run tasks from the database until stopped (Ctrl-C or SIGTERM: running tasks
     are stopped and handed back for another worker)."""
     from dockerflow.cli.run_cmd import docker_factory, open_database
+    from dockerflow.cli.server_cmd import data_dir
     from dockerflow.executors.host import HostExecutor
     from dockerflow.runtime.consumer import Consumer, StoreEvents
     from dockerflow.runtime.worker import TaskWorker
@@ -42,7 +46,8 @@ def worker(**args: Any) -> None:
     if lease < 1:
         raise UserInputError(f"--lease must be at least 1s, got {args['lease']}")
     store = open_database(args["database"])
-    secrets = {**config.secrets, **LocalSecrets().values()}
+    cipher = load_cipher(config.settings, data_dir() / "secret.key", create=False)
+    secrets = ProjectSecrets(store, cipher, {**config.secrets, **LocalSecrets().values()})
     events = StoreEvents(store, say=lambda text: click.echo(text, err=True))
     task_worker = TaskWorker(events, HostExecutor(), docker_factory, secrets)
     consumer = Consumer(store, task_worker, max_threads=args["max_task_threads"],

@@ -229,6 +229,18 @@ class Client:
     def delete_project(self, project_id: str | int) -> Project:
         return Project.from_api(self.request("DELETE", f"projects/{_seg(project_id)}").json())
 
+    # -- project secrets (values go in, never come back) ----------------------------------------
+    def get_secrets(self, project_id: str | int) -> list[str]:
+        """The keys of the project's secrets."""
+        data = self.get_json(f"projects/{_seg(project_id)}/secrets")
+        return [str(item["key"]) for item in data["secrets"]]
+
+    def set_secret(self, project_id: str | int, key: str, value: str) -> None:
+        self.request("PUT", f"projects/{_seg(project_id)}/secrets/{_seg(key)}", json={"value": value})
+
+    def delete_secret(self, project_id: str | int, key: str) -> None:
+        self.request("DELETE", f"projects/{_seg(project_id)}/secrets/{_seg(key)}")
+
     # -- workflows -----------------------------------------------------------------------------
     def get_workflows(self, *, last_id: str | int | None = None, count: int | None = None,
                       order: Literal["asc", "desc"] | None = None, name_pattern: str | None = None,

@@ -307,7 +307,8 @@ class Coordinator:
         return TaskRequest(self.attempt_id, task.id, task.full_name, str(op), config, params,
                            str(self.project_dir), str(self.io_root), self.workflow.name,
                            labels=self.labels, max_tasks=self.options.max_tasks,
-                           cache=self.options.cache, archive=self.archive)
+                           cache=self.options.cache, archive=self.archive,
+                           project_id=self.session.project_id)
 
     def _replay(self, task: Task, record: dict[str, Any] | None) -> None:
         self.skipped += 1

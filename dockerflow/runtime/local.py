@@ -141,7 +141,8 @@ class LocalEngine:
                                session_id=session.id, attempt_id=attempt_id,
                                last_executed=store.last_executed_before(
                                    workflow.name, session_time, project_id=self.project_id),
-                               session_uuid=session.uuid, retry_attempt_name=retry_attempt_name)
+                               session_uuid=session.uuid, retry_attempt_name=retry_attempt_name,
+                               project_id=self.project_id)
             stamp = session_time.strftime("%Y%m%dT%H%M%S%z")
             self.logs.open_attempt(attempt_id, state_dir(self.project) / "logs" / workflow.name / stamp)
             key = f"{workflow.name}@{iso_offset(session_time)}"

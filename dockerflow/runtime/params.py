@@ -99,8 +99,11 @@ class SessionInfo:
     def __init__(self, session_time: datetime, timezone: str, schedule: Schedule | None,
                  session_id: int = 1, attempt_id: int = 1,
                  last_executed: datetime | None = None, retry_attempt_name: str = "",
-                 session_uuid: str | None = None) -> None:
+                 session_uuid: str | None = None, project_id: int = 0) -> None:
+        """`project_id`: the server's project, 0 in a local run (`${project_id}` is 1 there,
+        as in Digdag)."""
         self.session_time = session_time
+        self.project_id = project_id
         self.timezone = timezone
         self.schedule = schedule
         self.session_id = session_id
@@ -113,7 +116,7 @@ class SessionInfo:
     def _compute(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "timezone": self.timezone,
-            "project_id": 1,
+            "project_id": self.project_id or 1,
             "session_id": self.session_id,
             "attempt_id": self.attempt_id,
             "session_uuid": self.session_uuid,

@@ -103,6 +103,7 @@ class TaskRequest:
                 project_dir (None in a local run)
     labels      identification for containers: run, session, attempt
     poll_state  what the task's previous poll left (wait>)
+    project_id  the server's project (0 in a local run): whose secrets the task may read
     """
 
     attempt_id: int
@@ -119,6 +120,7 @@ class TaskRequest:
     cache: bool = True
     poll_state: dict[str, Any] | None = None
     archive: str | None = None
+    project_id: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"attempt_id": self.attempt_id, "task_id": self.task_id,
@@ -126,7 +128,8 @@ class TaskRequest:
                 "params": self.params, "project_dir": self.project_dir,
                 "io_root": self.io_root, "workflow": self.workflow, "labels": self.labels,
                 "max_tasks": self.max_tasks, "cache": self.cache,
-                "poll_state": self.poll_state, "archive": self.archive}
+                "poll_state": self.poll_state, "archive": self.archive,
+                "project_id": self.project_id}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskRequest:
@@ -134,7 +137,8 @@ class TaskRequest:
                    str(data["op"]), dict(data["config"]), dict(data["params"]),
                    str(data["project_dir"]), str(data["io_root"]), str(data["workflow"]),
                    dict(data.get("labels") or {}), int(data.get("max_tasks", 100_000)),
-                   bool(data.get("cache", True)), data.get("poll_state"), data.get("archive"))
+                   bool(data.get("cache", True)), data.get("poll_state"), data.get("archive"),
+                   int(data.get("project_id") or 0))
 
 
 @dataclass(frozen=True, slots=True)

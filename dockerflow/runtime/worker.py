@@ -37,7 +37,7 @@ from dockerflow.runtime.requests import (
     TaskOutcome,
     TaskRequest,
 )
-from dockerflow.secrets import SecretResolver
+from dockerflow.secrets import SecretResolver, SecretSource, StaticSecrets
 
 TASKSIDE = Path(__file__).resolve().parent.parent / "taskside"
 ENGINE_RERUNS = 3  # how many times one task is run again after the Docker engine restarted
@@ -66,13 +66,14 @@ class TaskWorker:
 
     def __init__(self, events: WorkerEvents, host: Executor,
                  docker: Callable[[], Executor] | None = None,
-                 secrets: Mapping[str, str] | None = None) -> None:
+                 secrets: Mapping[str, str] | SecretSource | None = None) -> None:
         self.events = events
         self.host = host
         self._docker_factory = docker
         self._docker: Executor | None = None
         self._docker_lock = threading.Lock()
-        self.secrets = dict(secrets or {})
+        self.secrets: SecretSource = StaticSecrets(secrets) if secrets is None \
+            or isinstance(secrets, Mapping) else secrets
         self._local = threading.local()
         self._paths: dict[str, Path] = {}
 
@@ -209,7 +210,9 @@ class TaskWorker:
                  images: dict[str, str]) -> OperatorContext:
         params = request.params
         remap = params.get("_secrets")
-        secrets = SecretResolver(self.secrets, remap if isinstance(remap, Mapping) else None)
+        source = self.secrets
+        secrets = SecretResolver(lambda: source.values(request.project_id),
+                                 remap if isinstance(remap, Mapping) else None, source.how_to_set)
         log = not operator.inline
         events = self.events
         evaluator = self._evaluator(str(params.get("timezone") or "UTC"))

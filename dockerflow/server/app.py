@@ -29,12 +29,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dockerflow import __version__
 from dockerflow.dig.schedule import next_slot, parse_schedule
 from dockerflow.errors import DigError, UserInputError
+from dockerflow.secrets import SecretCipher
 from dockerflow.server import rest
 from dockerflow.server.api_attempts import add_attempt_routes
+from dockerflow.server.api_secrets import add_secret_routes
 from dockerflow.server.auth import Auth, AuthMiddleware
 from dockerflow.server.engine import ServerEngine
 from dockerflow.server.push import workflows_of_archive
-from dockerflow.server.rest import INT64_MAX, ApiError, IdPath, Int64, OptionalInt64, offset_time, parse_api_time
+from dockerflow.server.rest import (
+    INT64_MAX,
+    ApiError,
+    IdPath,
+    Int64,
+    OptionalInt64,
+    live_project,
+    offset_time,
+    parse_api_time,
+)
 from dockerflow.store.base import ProjectRecord, RevisionExists, Store, WorkflowRecord
 from dockerflow.timeutil import parse_zone
 
@@ -46,6 +57,7 @@ GZIP_TYPES = ("application/gzip", "application/x-gzip", "application/octet-strea
 class ServerSettings:
     max_archive_bytes: int = 2 * 1024 * 1024  # Digdag's api.max_archive_total_size_limit
     auth: Auth | None = None  # None: no authentication (loopback, as Digdag)
+    cipher: SecretCipher | None = None  # None: no project secrets API
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -74,6 +86,10 @@ def create_app(store: Store, settings: ServerSettings | None = None,
     _workflow_routes(app, store)
     if engine is not None:
         add_attempt_routes(app, store, engine)
+    if settings.cipher is not None:
+        add_secret_routes(app, store, settings.cipher)
+    from dockerflow.server.ui import add_ui_routes  # the web UI at / (server/ui/)
+    add_ui_routes(app, store, engine)
     return app
 
 
@@ -131,16 +147,6 @@ def _version_routes(app: FastAPI) -> None:
 
 
 # -- projects ----------------------------------------------------------------------------------
-def _live(store: Store, project_id: int) -> ProjectRecord:
-    record = store.project(project_id)
-    if record is None:
-        raise ApiError(404, f"Project id={project_id} not found")
-    if record.deleted_at is not None:
-        raise ApiError(404, f"Project id={project_id} is already deleted at"
-                            f" {rest.instant(record.deleted_at)}")
-    return record
-
-
 def _rest_project(store: Store, record: ProjectRecord) -> rest.RestProject:
     return rest.project(record, store.revision(record.id))
 
@@ -175,7 +181,7 @@ def _project_routes(app: FastAPI, store: Store, settings: ServerSettings) -> Non
 
     @app.get("/api/projects/{project_id}", response_model=rest.RestProject)
     def project(project_id: IdPath) -> rest.RestProject:
-        return _rest_project(store, _live(store, project_id))
+        return _rest_project(store, live_project(store, project_id))
 
     @app.put("/api/projects", response_model=rest.RestProject)
     async def push(request: Request, project: str | None = None, revision: str | None = None,
@@ -201,7 +207,7 @@ def _project_routes(app: FastAPI, store: Store, settings: ServerSettings) -> Non
 
     @app.delete("/api/projects/{project_id}", response_model=rest.RestProject)
     def delete(project_id: IdPath) -> rest.RestProject:
-        _live(store, project_id)
+        live_project(store, project_id)
         deleted = store.delete_project(project_id)
         assert deleted is not None
         return _rest_project(store, deleted)
@@ -209,7 +215,7 @@ def _project_routes(app: FastAPI, store: Store, settings: ServerSettings) -> Non
     @app.get("/api/projects/{project_id}/revisions", response_model=rest.RestRevisionCollection)
     def revisions(project_id: IdPath, name: str | None = None,
                   last_id: OptionalInt64 = None) -> rest.RestRevisionCollection:
-        _live(store, project_id)
+        live_project(store, project_id)
         return rest.RestRevisionCollection(
             revisions=[rest.revision(r) for r in store.revisions(project_id, name or None)])
 
@@ -217,14 +223,14 @@ def _project_routes(app: FastAPI, store: Store, settings: ServerSettings) -> Non
              response_model=rest.RestWorkflowDefinitionCollection)
     def project_workflows(project_id: IdPath, revision: str | None = None,
                           name: str | None = None) -> rest.RestWorkflowDefinitionCollection:
-        found = _live(store, project_id)
+        found = live_project(store, project_id)
         revision_id, _ = _revision_id(store, found, revision)
         records = store.workflows_of(revision_id, name or None)
         return rest.RestWorkflowDefinitionCollection(
             workflows=[rest.workflow(r, found.name) for r in records])
 
     def one_workflow(project_id: int, name: str, revision: str | None) -> rest.RestWorkflowDefinition:
-        found = _live(store, project_id)
+        found = live_project(store, project_id)
         revision_id, revision_name = _revision_id(store, found, revision)
         records = store.workflows_of(revision_id, name)
         if not records:
@@ -249,7 +255,7 @@ def _project_routes(app: FastAPI, store: Store, settings: ServerSettings) -> Non
              responses={200: {"content": {"application/gzip": {}}}})
     def archive(project_id: IdPath, revision: str | None = None,
                 direct_download: bool | None = None) -> Response:
-        found = _live(store, project_id)
+        found = live_project(store, project_id)
         record = store.revision(project_id, revision or None)
         if record is None:
             raise ApiError(404, f"Project {found.name!r} has no revision {revision!r}")

@@ -25,6 +25,7 @@ from dockerflow.store.base import (
     AttemptStatus,
     ProjectRecord,
     RevisionRecord,
+    Store,
     WorkflowRecord,
 )
 
@@ -54,6 +55,17 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         super().__init__(message)
+
+
+def live_project(store: Store, project_id: int) -> ProjectRecord:
+    """The project, or a 404 when it is unknown or deleted."""
+    record = store.project(project_id)
+    if record is None:
+        raise ApiError(404, f"Project id={project_id} not found")
+    if record.deleted_at is not None:
+        raise ApiError(404, f"Project id={project_id} is already deleted at"
+                            f" {instant(record.deleted_at)}")
+    return record
 
 
 def offset_time(t: datetime) -> str:
@@ -141,6 +153,23 @@ class RestVersionCheckResult(BaseModel):
     serverVersion: str
     upgradeRecommended: bool
     apiCompatible: bool
+
+
+class RestSecretMetadata(BaseModel):
+    key: str
+
+
+class RestSecretList(BaseModel):
+    secrets: list[RestSecretMetadata]
+
+
+class RestSecret(BaseModel):
+    key: str
+    project: IdAndName
+
+
+class RestSetSecretRequest(BaseModel):
+    value: str
 
 
 class RestError(BaseModel):
