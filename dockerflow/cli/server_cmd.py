@@ -134,7 +134,7 @@ def server(**args: Any) -> None:
     secrets = ProjectSecrets(store, cipher, config.secrets if config is not None else None)
     engine = ServerEngine(store, store.url, work,
                           make_worker=lambda events: TaskWorker(events, HostExecutor(), docker_factory,
-                                                                secrets),
+                                                                secrets, param_store=store),
                           workers=args["workers"], max_task_threads=args["max_task_threads"],
                           lease_seconds=lease)
     app = create_app(store, ServerSettings(max_archive_bytes=max_bytes, auth=auth, cipher=cipher),

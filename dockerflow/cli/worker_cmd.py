@@ -49,7 +49,7 @@ def worker(**args: Any) -> None:
     cipher = load_cipher(config.settings, data_dir() / "secret.key", create=False)
     secrets = ProjectSecrets(store, cipher, {**config.secrets, **LocalSecrets().values()})
     events = StoreEvents(store, say=lambda text: click.echo(text, err=True))
-    task_worker = TaskWorker(events, HostExecutor(), docker_factory, secrets)
+    task_worker = TaskWorker(events, HostExecutor(), docker_factory, secrets, param_store=store)
     consumer = Consumer(store, task_worker, max_threads=args["max_task_threads"],
                         lease_seconds=lease)
     stop = threading.Event()

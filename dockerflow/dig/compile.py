@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from dockerflow.dig.cache_directive import parse_cache_value
+from dockerflow.dig.operator_options import ANY_KEY_OPERATORS
 from dockerflow.dig.words import did_you_mean, kind_of
 from dockerflow.errors import DigError
 from dockerflow.graph.spec import RetrySpec, TaskSpec, static_size
@@ -242,7 +243,7 @@ class Compiler:
     def warn_unused(self, name: str, op: str, config: Mapping[str, Any]) -> None:
         """Digdag's "Parameter 'k' is not used" warning, for option keys the operator never
         reads and no `${...}` of the task mentions (local keys are params too)."""
-        if self.options is None or op not in self.options:
+        if self.options is None or op not in self.options or op in ANY_KEY_OPERATORS:
             return
         known = set(self.options[op]) | {"docker", op}
         texts = [v for v in _strings(config) if "${" in v]

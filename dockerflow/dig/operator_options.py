@@ -35,7 +35,11 @@ OPERATOR_OPTIONS: Mapping[str, frozenset[str]] = MappingProxyType({
     "mail": frozenset({
         "subject", "to", "cc", "bcc", "from", "html", "attach_files", "debug", "host", "port",
         "username", "password", "tls", "ssl", "timeout"}),
+    # their keys are the data: any key is read
+    "param_set": frozenset(),
+    "param_get": frozenset(),
 })
 OPERATOR_NAMES: frozenset[str] = frozenset(OPERATOR_OPTIONS)
+ANY_KEY_OPERATORS: frozenset[str] = frozenset({"param_set", "param_get"})
 
-__all__ = ["OPERATOR_NAMES", "OPERATOR_OPTIONS", "REQUEST_OPTIONS"]
+__all__ = ["ANY_KEY_OPERATORS", "OPERATOR_NAMES", "OPERATOR_OPTIONS", "REQUEST_OPTIONS"]

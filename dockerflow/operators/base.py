@@ -16,6 +16,14 @@ from dockerflow.pathnames import task_file_name
 from dockerflow.secrets import SecretResolver
 
 
+class ParamStore(Protocol):
+    """What param_set>/param_get> keep values in (the run's Store)."""
+
+    def param_set(self, values: Mapping[str, str]) -> None: ...
+
+    def param_get(self, key: str, max_age_seconds: float) -> str | None: ...
+
+
 @dataclass
 class OperatorContext:
     """Everything an operator may use to do its work.
@@ -48,6 +56,7 @@ class OperatorContext:
     load_call: Callable[[str], Path] | None = None
     render: Callable[[str], str] = str  # evaluates ${...} in a text with the task's params
     secrets: SecretResolver = field(default_factory=lambda: SecretResolver({}))
+    param_store: ParamStore | None = None
     _io_dir: Path | None = None
 
     @property

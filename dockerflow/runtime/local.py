@@ -115,7 +115,7 @@ class LocalEngine:
         self.logs = FileLogStore()
         self._owns_worker = worker is None
         self.worker = worker or TaskWorker(LocalEvents(reporter, self.logs), HostExecutor(),
-                                           docker_factory, secrets)
+                                           docker_factory, secrets, param_store=store)
         self.queue: TaskQueue = queue(self.worker) if queue is not None else \
             InProcessQueue(self.worker, self.options.max_task_threads)
         self.archive = archive
