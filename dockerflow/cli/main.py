@@ -50,6 +50,11 @@ COMMANDS = {
     "tasks": "dockerflow.cli.client_cmd:tasks",
     "log": "dockerflow.cli.client_cmd:log",
     "version": "dockerflow.cli.client_cmd:version",
+    "schedules": "dockerflow.cli.schedule_cmd:schedules",
+    "disable": "dockerflow.cli.schedule_cmd:disable",
+    "enable": "dockerflow.cli.schedule_cmd:enable",
+    "backfill": "dockerflow.cli.schedule_cmd:backfill",
+    "reschedule": "dockerflow.cli.schedule_cmd:reschedule",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,9 @@ def database_url(settings: dict[str, str], source: str) -> str | None:
                    " HTTP basic users.")
 @click.option("--auth-file", type=click.Path(dir_okay=False), metavar="FILE",
               help="With --auth: the token (its first line), or user:password lines.")
+@click.option("--disable-scheduler", is_flag=True,
+              help="Start no scheduled sessions in this process (another server on the same"
+                   " database does).")
 @click.option("--allow-unauthenticated", is_flag=True,
               help="Listen on a non-loopback address without --auth.")
 def server(**args: Any) -> None:
@@ -98,6 +102,7 @@ def server(**args: Any) -> None:
     from dockerflow.server.app import ServerSettings, create_app
     from dockerflow.server.auth import load_auth
     from dockerflow.server.engine import ServerEngine
+    from dockerflow.server.scheduler import Scheduler
     from dockerflow.store import open_store
 
     config = load_config(args["config_file"]) if args["config_file"] else None
@@ -139,11 +144,24 @@ def server(**args: Any) -> None:
                           lease_seconds=lease)
     app = create_app(store, ServerSettings(max_archive_bytes=max_bytes, auth=auth, cipher=cipher),
                      engine)
+    stop = threading.Event()
+    scheduling: threading.Thread | None = None
+    if not args["disable_scheduler"]:
+        scheduler_store = open_store(store.url)
+        scheduler = Scheduler(scheduler_store, engine.run_stored, engine.owner, lease)
+        scheduling = threading.Thread(target=scheduler.run, args=(stop,), daemon=True,
+                                      name="scheduler")
+        scheduling.start()
     click.echo(f"dockerflow server: http://{args['bind']}:{args['port']}/api/ (database {store.url})",
                err=True)
     try:
         uvicorn.run(app, host=args["bind"], port=args["port"], log_level="warning",
                     access_log=False)
     finally:
+        stop.set()
+        if scheduling is not None:
+            scheduler.stop_listening()
+            scheduling.join(30)
+            scheduler_store.close()
         engine.close()
         store.close()

@@ -21,6 +21,7 @@ from dockerflow.client.models import (
     NameOptionalId,
     Project,
     Revision,
+    Schedule,
     Session,
     SessionTime,
     Task,
@@ -33,5 +34,5 @@ __all__ = [
     "DEFAULT_ENDPOINT", "ApiError", "AttemptConflict", "BadRequest", "Client", "ClientError",
     "Conflict", "NotFound", "ServerUnreachable", "Unauthorized", "api_time",
     "Attempt", "IdAndName", "LastAttempt", "LogFile", "NameOptionalId", "Project", "Revision",
-    "Session", "SessionTime", "Task", "Version", "VersionCheck", "Workflow",
+    "Schedule", "Session", "SessionTime", "Task", "Version", "VersionCheck", "Workflow",
 ]

@@ -42,6 +42,7 @@ from dockerflow.client.models import (
     LogFile,
     Project,
     Revision,
+    Schedule,
     Session,
     SessionTime,
     Task,
@@ -240,6 +241,55 @@ class Client:
 
     def delete_secret(self, project_id: str | int, key: str) -> None:
         self.request("DELETE", f"projects/{_seg(project_id)}/secrets/{_seg(key)}")
+
+    # -- schedules -----------------------------------------------------------------------------
+    def get_schedules(self, *, last_id: str | int | None = None) -> list[Schedule]:
+        return self._many(Schedule, "schedules", "schedules", last_id=last_id)
+
+    def get_schedule(self, schedule_id: str | int) -> Schedule:
+        return self._one(Schedule, f"schedules/{_seg(schedule_id)}")
+
+    def get_project_schedules(self, project_id: str | int, workflow: str | None = None) -> list[Schedule]:
+        return self._many(Schedule, "schedules", f"projects/{_seg(project_id)}/schedules",
+                          workflow=workflow)
+
+    def disable_schedule(self, schedule_id: str | int) -> Schedule:
+        return Schedule.from_api(self.request("POST", f"schedules/{_seg(schedule_id)}/disable",
+                                              json={}).json())
+
+    def enable_schedule(self, schedule_id: str | int, *, skip_schedule: bool = False,
+                        next_time: datetime | str | None = None) -> Schedule:
+        """`skip_schedule`: the sessions missed while disabled do not run."""
+        body: dict[str, Any] = {"skipSchedule": skip_schedule}
+        if next_time is not None:
+            body["nextTime"] = api_time(next_time)
+        return Schedule.from_api(self.request("POST", f"schedules/{_seg(schedule_id)}/enable",
+                                              json=body).json())
+
+    def skip_schedule(self, schedule_id: str | int, *, count: int | None = None,
+                      from_time: datetime | str | None = None, next_time: datetime | str | None = None,
+                      next_run_time: datetime | str | None = None, dry_run: bool = False) -> Schedule:
+        """`digdag reschedule`: to the session at or after `next_time`, or `count` sessions on
+        from `from_time`; `next_run_time` sets when that session starts."""
+        body: dict[str, Any] = {"dryRun": dry_run}
+        for key, value in (("nextTime", next_time), ("fromTime", from_time), ("nextRunTime", next_run_time)):
+            if value is not None:
+                body[key] = api_time(value)
+        if count is not None:
+            body["count"] = count
+        return Schedule.from_api(self.request("POST", f"schedules/{_seg(schedule_id)}/skip",
+                                              json=body).json())
+
+    def backfill_schedule(self, schedule_id: str | int, from_time: datetime | str, name: str, *,
+                          count: int | None = None, dry_run: bool = False) -> list[Attempt]:
+        """Attempts named `name` of the sessions from `from_time` to the schedule's next one,
+        each waiting for the one before it (dry_run: what would start, ids "0")."""
+        body: dict[str, Any] = {"fromTime": api_time(from_time), "attemptName": name,
+                                "dryRun": dry_run}
+        if count is not None:
+            body["count"] = count
+        data = self.request("POST", f"schedules/{_seg(schedule_id)}/backfill", json=body).json()
+        return [Attempt.from_api(a) for a in data["attempts"]]
 
     # -- workflows -----------------------------------------------------------------------------
     def get_workflows(self, *, last_id: str | int | None = None, count: int | None = None,

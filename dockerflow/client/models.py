@@ -169,3 +169,16 @@ class LogFile(ApiModel):
     file_time: datetime
     agent_id: str
     direct: str | None = None
+
+
+class Schedule(ApiModel):
+    """A workflow's schedule; `created_at`/`updated_at` come with the actions' answers only."""
+
+    id: str
+    project: IdAndName
+    workflow: IdAndName
+    next_run_time: datetime
+    next_schedule_time: datetime
+    disabled_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

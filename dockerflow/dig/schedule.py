@@ -235,7 +235,7 @@ def _cron_after(expr: str, zone: tzinfo, after: datetime) -> datetime | None:
         before = (lo - _TICK).astimezone(zone).utcoffset()
         assert off is not None and before is not None
         try:
-            if fixed and before < off:  # lo is exactly the end of a gap: a match inside it moved here
+            if fixed and before < off:  # lo is exactly the end of a gap: matches inside it move here
                 gap_start = lo.replace(tzinfo=None) + before
                 if _wall_next(expr, gap_start - _TICK) < gap_start + (off - before):
                     return lo
@@ -251,11 +251,7 @@ def _cron_after(expr: str, zone: tzinfo, after: datetime) -> datetime | None:
                 lo = candidate + _TICK  # second pass of a repeated wall time: used once only
                 continue
             return candidate
-        new_off = change.astimezone(zone).utcoffset()
-        assert new_off is not None
-        if fixed and new_off > off and n < change.replace(tzinfo=None) + new_off:
-            return change  # the first match falls in the gap: the session moves to its end
-        lo = change  # no match before the change: go on in the next stretch
+        lo = change  # no session before the change: go on from it (a gap's moved session included)
 
 
 def _session_after(s: Schedule, zone: tzinfo, after: datetime) -> datetime | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
@@ -32,6 +32,7 @@ from dockerflow.errors import DigError, UserInputError
 from dockerflow.secrets import SecretCipher
 from dockerflow.server import rest
 from dockerflow.server.api_attempts import add_attempt_routes
+from dockerflow.server.api_schedules import add_schedule_routes
 from dockerflow.server.api_secrets import add_secret_routes
 from dockerflow.server.auth import Auth, AuthMiddleware
 from dockerflow.server.engine import ServerEngine
@@ -46,6 +47,7 @@ from dockerflow.server.rest import (
     offset_time,
     parse_api_time,
 )
+from dockerflow.server.scheduler import restart_names, schedule_specs
 from dockerflow.store.base import ProjectRecord, RevisionExists, Store, WorkflowRecord
 from dockerflow.timeutil import parse_zone
 
@@ -86,6 +88,7 @@ def create_app(store: Store, settings: ServerSettings | None = None,
     _workflow_routes(app, store)
     if engine is not None:
         add_attempt_routes(app, store, engine)
+        add_schedule_routes(app, store, engine)
     if settings.cipher is not None:
         add_secret_routes(app, store, settings.cipher)
     from dockerflow.server.ui import add_ui_routes  # the web UI at / (server/ui/)
@@ -185,7 +188,9 @@ def _project_routes(app: FastAPI, store: Store, settings: ServerSettings) -> Non
 
     @app.put("/api/projects", response_model=rest.RestProject)
     async def push(request: Request, project: str | None = None, revision: str | None = None,
-                   schedule_from: str | None = None) -> rest.RestProject:
+                   schedule_from: str | None = None,
+                   clear_schedule: Annotated[list[str] | None, Query()] = None,
+                   clear_schedule_all: bool = False) -> rest.RestProject:
         if not project:
             raise ApiError(400, "project= is required (the project's name)")
         if not revision:
@@ -203,7 +208,10 @@ def _project_routes(app: FastAPI, store: Store, settings: ServerSettings) -> Non
         data = await request.body()
         if len(data) != int(length):
             raise ApiError(400, f"the body is {len(data):,} bytes, Content-Length says {length}")
-        return _store_push(store, settings, project, revision, data)
+        from_time = parse_api_time(schedule_from, timezone.utc) if schedule_from else \
+            datetime.now(timezone.utc)
+        return _store_push(store, settings, project, revision, data, from_time,
+                           set(clear_schedule or ()), clear_schedule_all)
 
     @app.delete("/api/projects/{project_id}", response_model=rest.RestProject)
     def delete(project_id: IdPath) -> rest.RestProject:
@@ -267,12 +275,16 @@ def _project_routes(app: FastAPI, store: Store, settings: ServerSettings) -> Non
 
 
 def _store_push(store: Store, settings: ServerSettings, project: str, revision: str,
-                data: bytes) -> rest.RestProject:
+                data: bytes, from_time: datetime, clear: set[str], clear_all: bool) -> rest.RestProject:
+    """A new revision, and the project's schedules as its workflows' `schedule:` say: a
+    schedule that is new, changed or cleared starts at its first session from `from_time`."""
     try:
         workflows = workflows_of_archive(data, settings.max_archive_bytes)
     except DigError as e:
         raise ApiError(400, f"bad workflow in the project: {e}") from None
-    found, _ = store.put_revision(project, revision, data, workflows)
+    specs = schedule_specs(workflows, from_time)
+    found, _ = store.put_revision(project, revision, data, workflows, schedules=specs,
+                                  restart_schedules=restart_names(clear, clear_all, workflows))
     return _rest_project(store, found)
 
 

@@ -46,6 +46,7 @@ from dockerflow.store.base import AttemptStatus, ProjectRecord, SessionRecord, S
 from dockerflow.timeutil import iso_offset, parse_zone
 
 log = logging.getLogger("dockerflow.server")
+CHAIN_POLL = 2.0  # seconds between two looks at the attempt a backfilled one waits for
 
 
 class ServerEngine:
@@ -100,11 +101,38 @@ class ServerEngine:
             raise
         return attempt_id
 
+    def backfill(self, definition: WorkflowRecord, times: list[datetime], name: str) -> list[int]:
+        """Attempts named `name` of the sessions at `times` (oldest first), each waiting for
+        the one before it; AttemptExists when one of them exists already."""
+        project = self.store.project(definition.project_id)
+        if project is None:
+            raise UserInputError(f"the project of workflow {definition.name!r} is gone")
+        zone = parse_zone(definition.timezone)
+        started: list[int] = []
+        for when in times:
+            when = when.astimezone(zone)
+            session = self.store.open_session(definition.name, iso_offset(when), str(uuid.uuid4()),
+                                              project_id=project.id)
+            after = started[-1] if started else None
+            attempt_id = self.store.start_attempt(session.id, {}, retry_attempt_name=name,
+                                                  workflow_id=definition.id, unique=True,
+                                                  after_attempt_id=after)
+            self.store.lease_attempt(attempt_id, self.owner, self.lease)
+            started.append(attempt_id)
+            try:
+                self._launch(attempt_id, definition, project, session, when, {}, name,
+                             lambda root: Selection("rerun"), after=after)
+            except BaseException:
+                self.store.finish_attempt(attempt_id, AttemptStatus.REFUSED)
+                raise
+        return started
+
     def _launch(self, attempt_id: int, definition: WorkflowRecord, project: ProjectRecord,
                 session: SessionRecord, when: datetime, params: Mapping[str, Any],
-                retry_name: str | None, selection: Callable[[Any], Selection]) -> None:
+                retry_name: str | None, selection: Callable[[Any], Selection],
+                after: int | None = None) -> None:
         """The attempt's coordinator, in a thread of its own, over a fresh copy of its
-        revision's project."""
+        revision's project; `after`: an attempt it waits for first (a backfill's chain)."""
         store = self.store
         revision = store.revision(project.id, definition.revision)
         archive = store.get_archive(revision.archive_digest) if revision is not None else None
@@ -125,6 +153,8 @@ class ServerEngine:
 
         def run() -> None:
             try:
+                if after is not None and not self._wait_for(after, attempt_id):
+                    return  # this server stops: another one carries the attempt on
                 attempt.run()
             except Exception:  # noqa: BLE001 - the attempt is finished (error); say why
                 log.exception("attempt %s failed", attempt_id)
@@ -138,6 +168,21 @@ class ServerEngine:
         with self._lock:
             self._running[attempt_id] = (thread, attempt.coordinator)
         thread.start()
+
+    def _wait_for(self, after: int, attempt_id: int) -> bool:
+        """Until attempt `after` is done (True), or this server stops (False). A kill of the
+        waiting attempt needs no wait: its coordinator then cancels every task at once."""
+        listener = self.store.listen(f"attempt_{attempt_id}")
+        try:
+            while not self._stop.is_set():
+                before = self.store.get_attempt(after)
+                mine = self.store.get_attempt(attempt_id)
+                if before is None or before.status.done or mine is None or mine.cancel_requested:
+                    return True
+                listener.wait(CHAIN_POLL)  # its own kill wakes it; the previous one is polled
+            return False
+        finally:
+            listener.close()
 
     # -- leases and takeover -------------------------------------------------------------------
     def _heartbeat(self) -> None:
@@ -167,6 +212,13 @@ class ServerEngine:
     def _resume(self, attempt_id: int) -> None:
         """Carry on an attempt whose coordinator died: its results so far are replayed, the
         tasks that had not finished run again (their old requests are dropped)."""
+        self.store.drop_queued(attempt_id)
+        self.worker.recover()  # containers of the dead server's workers on this engine go
+        self.run_stored(attempt_id, taking_over=True)
+
+    def run_stored(self, attempt_id: int, taking_over: bool = False) -> None:
+        """Run an attempt already in the store and leased by this server (the scheduler's and
+        backfill's, or one taken over)."""
         store = self.store
         record = store.get_attempt(attempt_id)
         definition = store.workflow_definition(record.workflow_id) \
@@ -175,13 +227,13 @@ class ServerEngine:
         session = store.get_session(record.session_id) if record is not None else None
         if record is None or definition is None or project is None or session is None:
             raise UserInputError(f"attempt {attempt_id}: its workflow definition is gone")
-        log.info("taking over attempt %s (%s of project %s)", attempt_id, definition.name,
-                 project.name)
-        store.drop_queued(attempt_id)
-        self.worker.recover()  # containers of the dead server's workers on this engine go
+        if taking_over:
+            log.info("taking over attempt %s (%s of project %s)", attempt_id, definition.name,
+                     project.name)
         when = datetime.fromisoformat(record.session_time)
         self._launch(attempt_id, definition, project, session, when, record.params,
-                     record.retry_attempt_name, lambda root: Selection("all"))
+                     record.retry_attempt_name, lambda root: Selection("all"),
+                     after=record.after_attempt_id)
 
     # -- stopping ------------------------------------------------------------------------------
     def wait(self, attempt_id: int, timeout: float | None = None) -> None:

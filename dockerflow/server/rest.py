@@ -172,6 +172,31 @@ class RestSetSecretRequest(BaseModel):
     value: str
 
 
+class RestSchedule(BaseModel):
+    id: str
+    project: IdAndName
+    workflow: IdAndName
+    nextRunTime: str
+    nextScheduleTime: str
+    disabledAt: str | None
+
+
+class RestScheduleSummary(RestSchedule):
+    createdAt: str
+    updatedAt: str
+
+
+class RestScheduleCollection(BaseModel):
+    schedules: list[RestSchedule]
+
+
+class RestScheduleAttemptCollection(BaseModel):
+    id: str
+    project: IdAndName
+    workflow: IdAndName
+    attempts: list[RestSessionAttempt]
+
+
 class RestError(BaseModel):
     message: str
     status: int
@@ -313,3 +338,6 @@ def session_attempt(record: AttemptRecord, project_name: str, session_uuid: str)
 def last_attempt(record: AttemptRecord) -> RestSessionLastAttempt:
     full = session_attempt(record, "", "")
     return RestSessionLastAttempt(**full.model_dump(include=set(RestSessionLastAttempt.model_fields)))
+
+
+RestScheduleAttemptCollection.model_rebuild()  # its attempts are defined below it

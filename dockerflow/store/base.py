@@ -289,6 +289,10 @@ class Store(Protocol):
 
     def get_session(self, session_id: int) -> SessionRecord | None: ...
 
+    def find_session(self, workflow: str, session_time: str, project_id: int = 0) -> SessionRecord | None:
+        """The session of that workflow and exact session time text, if one was opened."""
+        ...
+
     def sessions(self, *, project_id: int | None = None, workflow: str | None = None,
                  last_id: int | None = None, page_size: int = 100) -> list[SessionRecord]:
         """Newest first (id descending), id < last_id; project_id None: every project's."""

@@ -432,6 +432,10 @@ class SqlStore:
                 continue
         return best
 
+    def find_session(self, workflow: str, session_time: str, project_id: int = 0) -> SessionRecord | None:
+        return _maybe(_session, self._one(_SESSION_COLUMNS + " WHERE project_id = ? AND workflow = ?"
+                                          " AND session_time = ?", (project_id, workflow, session_time)))
+
     def get_session(self, session_id: int) -> SessionRecord | None:
         return _maybe(_session, self._one(_SESSION_COLUMNS + " WHERE id = ?", (session_id,)))
 
