@@ -8,7 +8,7 @@ LOCK := requirements-lock.txt
 UV_VERSION := 0.13.9
 CONFORMANCE ?= $(CURDIR)/../shared/conformance
 
-.PHONY: setup lock engine tools images example test lint unit conformance bench clean
+.PHONY: setup lock engine tools images example test lint unit conformance bench screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -60,6 +60,10 @@ conformance: setup
 
 bench: setup engine
 	$(BIN)/python bench/run.py
+
+# The web UI's screenshots in docs/screenshots/ (docs/ui.md), taken by the browser tests.
+screenshots: setup tools
+	DOCKERFLOW_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache

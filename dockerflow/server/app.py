@@ -48,6 +48,7 @@ from dockerflow.server.rest import (
     parse_api_time,
 )
 from dockerflow.server.scheduler import restart_names, schedule_specs
+from dockerflow.server.ui import add_ui_routes
 from dockerflow.store.base import ProjectRecord, RevisionExists, Store, WorkflowRecord
 from dockerflow.timeutil import parse_zone
 
@@ -91,9 +92,25 @@ def create_app(store: Store, settings: ServerSettings | None = None,
         add_schedule_routes(app, store, engine)
     if settings.cipher is not None:
         add_secret_routes(app, store, settings.cipher)
-    from dockerflow.server.ui import add_ui_routes  # the web UI at / (server/ui/)
     add_ui_routes(app, store, engine)
+    _refuse_cross_site_writes(app)
     return app
+
+
+def _refuse_cross_site_writes(app: FastAPI) -> None:
+    """A browser page of another site could make a logged-in browser (basic auth) post to the
+    API: a write whose Origin is not this server's is refused (403). Scripts and clients send
+    no Origin; the web UI's own requests carry this server's."""
+    @app.middleware("http")
+    async def same_origin(request: Request, call_next: Any) -> Any:
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and origin is not None:
+            host = request.headers.get("host", "")
+            if origin == "null" or origin.split("://", 1)[-1].rstrip("/") != host:
+                return _error(403, f"a write from another site ({origin}) is refused: the API"
+                                   " takes writes from its own pages and from clients that send"
+                                   " no Origin")
+        return await call_next(request)
 
 
 # -- errors ------------------------------------------------------------------------------------

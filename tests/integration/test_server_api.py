@@ -260,3 +260,14 @@ def test_token_and_basic_authentication(tmp_path: Path) -> None:
                                 "--database", str(tmp_path / "x.db")], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "expected user:password" in bad.stderr
+
+
+def test_writes_from_another_sites_pages_are_refused(server: Server, tmp_path: Path) -> None:
+    evil = {"Origin": "http://attacker.example", "Content-Type": "application/x-www-form-urlencoded"}
+    r = server.http.post("/api/attempts/1/kill", headers=evil, content=b"")
+    assert "from another site" in error_of(r, 403)
+    assert server.http.delete("/api/projects/1", headers={"Origin": "null"}).status_code == 403
+    host = server.url.split("://", 1)[1]
+    same = server.http.post("/api/attempts/999999/kill", headers={"Origin": f"http://{host}"})
+    assert same.status_code == 404  # its own pages' writes go through
+    assert server.http.get("/api/projects", headers={"Origin": "http://attacker.example"}).status_code == 200

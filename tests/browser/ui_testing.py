@@ -1,0 +1,160 @@
+"""Helpers of the browser tests (and bench/ui.py): a real `dockerflow server` process on
+loopback, pushes, waits, and an attempt of many tasks written straight into the store."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dockerflow.archive import pack_project
+from dockerflow.store import open_store
+from dockerflow.store.base import AttemptStatus, TaskRecord
+
+CLI = [sys.executable, "-m", "dockerflow"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class UiServer:
+    def __init__(self, database: str, folder: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "server.log"
+        self.proc = subprocess.Popen(CLI + ["server", "--port", str(self.port), "--database", database,
+                                            "--work-dir", str(folder / "work")],
+                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, HOME=str(folder)))
+        deadline = time.time() + 30
+        while True:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                httpx.get(self.url + "/api/version", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.time() < deadline, self.log.read_text()
+                time.sleep(0.1)
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+
+    def stop(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+        self.proc.wait(30)
+
+    def push(self, folder: Path, project: str, revision: str, files: dict[str, str]) -> dict[str, Any]:
+        folder.mkdir(parents=True)
+        for name, text in files.items():
+            (folder / name).write_text(text)
+        r = self.http.put("/api/projects", params={"project": project, "revision": revision},
+                          content=pack_project(folder), headers={"Content-Type": "application/gzip"})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def workflow_id(self, project_id: str, name: str) -> str:
+        return str(self.http.get(f"/api/projects/{project_id}/workflows/{name}").json()["id"])
+
+    def start(self, workflow_id: str, session_time: str, params: dict[str, Any] | None = None) -> str:
+        r = self.http.put("/api/attempts", json={"workflowId": workflow_id, "sessionTime": session_time,
+                                                 "params": params or {}})
+        assert r.status_code == 200, r.text
+        return str(r.json()["id"])
+
+    def wait_done(self, attempt_id: str, seconds: float = 60) -> dict[str, Any]:
+        deadline = time.time() + seconds
+        while True:
+            attempt = self.http.get(f"/api/attempts/{attempt_id}").json()
+            if attempt["done"]:
+                return dict(attempt)
+            assert time.time() < deadline, attempt
+            time.sleep(0.1)
+
+    def wait_task(self, attempt_id: str, name: str, state: str, seconds: float = 30) -> None:
+        deadline = time.time() + seconds
+        while True:
+            tasks = self.http.get(f"/api/attempts/{attempt_id}/tasks").json()["tasks"]
+            if any(t["fullName"] == name and t["state"] == state for t in tasks):
+                return
+            assert time.time() < deadline, tasks
+            time.sleep(0.1)
+
+
+def seed_big_attempt(database: str, folder: Path, tasks: int = 10_000, failed: int = 3) -> int:
+    """A finished attempt of `tasks` tasks (a parallel group of them under the root), written
+    straight into the store as the coordinator writes them: no task runs. Returns its id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "big.dig").write_text("+loop:\n  for_range>:\n    from: 0\n    to: %d\n  _parallel: true\n"
+                                    "  _do:\n    sh>: echo ${range.index}\n" % tasks)
+    store = open_store(database)
+    try:
+        schedule = {"daily>": "07:00:00"}
+        project, revision = store.put_revision(
+            "big", "r1", pack_project(folder), [("big", "UTC", {"schedule": schedule, "+loop": {"for_range>": {}}})],
+            **_schedules(schedule))
+        workflow = store.workflows_of(revision.id)[0]
+        session = store.open_session("big", "2024-05-01T00:00:00+00:00", str(uuid.uuid4()), project_id=project.id)
+        attempt = store.start_attempt(session.id, {"size": tasks}, workflow_id=workflow.id)
+        t0 = time.time() - 600
+        store.save_task(TaskRecord(attempt, "+big", "group_error" if failed else "success", started_at=t0,
+                                   finished_at=t0 + 590, task_id=1, parent_id=None, is_group=True, config={}))
+        store.save_task(TaskRecord(attempt, "+big+loop", "group_error" if failed else "success",
+                                   started_at=t0, finished_at=t0 + 590, task_id=2, parent_id=1,
+                                   is_group=True, config={"for_range>": {}}))
+        for i in range(tasks):
+            name = f"+big+loop^sub+range-{i}"
+            bad = i % max(1, tasks // max(failed, 1)) == 7 and failed > 0
+            start = t0 + (i * 580 / tasks)
+            store.save_task(TaskRecord(attempt, name, "error" if bad else "success", started_at=start,
+                                       finished_at=start + 5, task_id=3 + i, parent_id=2, is_group=False,
+                                       config={"sh>": f"echo {i}"},
+                                       error={"message": f"Command failed with code {i % 5 + 1}"} if bad else None))
+            if i < 50 or bad:
+                store.append_log(attempt, name, [f"task {i}", "done" if not bad else "failing"])
+        store.flush()
+        store.finish_attempt(attempt, AttemptStatus.ERROR if failed else AttemptStatus.SUCCESS)
+        return attempt
+    finally:
+        store.close()
+
+
+def _schedules(schedule: dict[str, Any]) -> dict[str, Any]:
+    """put_revision's schedules= for `big` (due in 2030: nothing fires), when the store keeps
+    schedules."""
+    try:
+        from dockerflow.store.base import ScheduleSpec  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return {}
+    first = 1_893_488_400.0  # 2030-01-01T07:00:00Z
+    stored = {"schedule": schedule, "timezone": "UTC"}  # as the server's scheduler stores it
+    return {"schedules": [ScheduleSpec("big", stored, first, "2030-01-01T00:00:00+00:00")]}
+
+
+def seed_attempts(database: str, count: int, project: str = "big") -> None:
+    """`count` finished attempts (one per session, statuses mixed) of the project's first
+    workflow, written straight into the store."""
+    store = open_store(database)
+    try:
+        found = store.live_project(project)
+        assert found is not None
+        revision = store.revision(found.id)
+        assert revision is not None
+        workflow = store.workflows_of(revision.id)[0]
+        statuses = (AttemptStatus.SUCCESS, AttemptStatus.SUCCESS, AttemptStatus.ERROR, AttemptStatus.KILLED)
+        base = 1_600_000_000
+        for i in range(count):
+            when = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(base + 3600 * i))
+            session = store.open_session(workflow.name, when, str(uuid.uuid4()), project_id=found.id)
+            attempt = store.start_attempt(session.id, {}, workflow_id=workflow.id)
+            store.finish_attempt(attempt, statuses[i % len(statuses)])
+    finally:
+        store.close()
