@@ -250,9 +250,20 @@ def _started(out: Out, attempt: Attempt) -> None:
 @click.option("--project", "folder", type=click.Path(file_okay=False, exists=True), default=".",
               help="The project folder (default: the current folder).")
 @click.option("-r", "--revision", help="The new revision's name (default: a random UUID).")
-def push(api: Client, out: Out, project: str, folder: str, revision: str | None) -> None:
+@click.option("--schedule-from", metavar="TIME",
+              help="Start new or changed schedules from TIME ('yyyy-MM-dd HH:mm:ss Z', e.g."
+                   " '2024-05-01 00:00:00 +0900'; default: now).")
+def push(api: Client, out: Out, project: str, folder: str, revision: str | None,
+         schedule_from: str | None) -> None:
     """Upload a project folder as a new revision of PROJECT (as `digdag push` packs it)."""
-    pushed = api.push_project(project, Path(folder), revision)
+    start = None
+    if schedule_from is not None:
+        try:
+            start = datetime.strptime(schedule_from.strip(), "%Y-%m-%d %H:%M:%S %z")
+        except ValueError:
+            raise UserInputError(f"--schedule-from {schedule_from!r}: use 'yyyy-MM-dd HH:mm:ss Z',"
+                                 " e.g. '2024-05-01 00:00:00 +0900'") from None
+    pushed = api.push_project(project, Path(folder), revision, schedule_from=start)
     if out.json:
         out.print_json(pushed.raw)
         return

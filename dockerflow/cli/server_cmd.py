@@ -61,8 +61,8 @@ def database_url(settings: dict[str, str], source: str) -> str | None:
 @click.command("server")
 @click.option("-c", "--config", "config_file", metavar="FILE",
               help="Digdag's configuration file: server.bind, server.port, database.*,"
-                   " digdag.secret-encryption-key, api.max_archive_total_size_limit, secrets.*;"
-                   " options given on the command line win.")
+                   " digdag.secret-encryption-key, api.max_archive_total_size_limit, secrets.*,"
+                   " notification.*; options given on the command line win.")
 @click.option("--bind", help="Address to listen on.  [default: 127.0.0.1]")
 @click.option("--port", type=click.IntRange(0, 65535), help="[default: 65432]")
 @click.option("--database", metavar="URL",
@@ -97,6 +97,7 @@ def server(**args: Any) -> None:
     from dockerflow.cli.run_cmd import docker_factory
     from dockerflow.config import load_config
     from dockerflow.executors.host import HostExecutor
+    from dockerflow.notify import notifier_from_config
     from dockerflow.runtime.worker import TaskWorker
     from dockerflow.secrets import ProjectSecrets, load_cipher
     from dockerflow.server.app import ServerSettings, create_app
@@ -132,6 +133,7 @@ def server(**args: Any) -> None:
         raise UserInputError(str(e)) from None
     if lease < 1:
         raise UserInputError(f"--lease must be at least 1s, got {args['lease']}")
+    notifier = notifier_from_config(settings)
     cipher = load_cipher(settings, data_dir() / "secret.key", create=True)
     url = args["database"] or str(data_dir() / "server.db")
     store = open_store(url)
@@ -139,9 +141,10 @@ def server(**args: Any) -> None:
     secrets = ProjectSecrets(store, cipher, config.secrets if config is not None else None)
     engine = ServerEngine(store, store.url, work,
                           make_worker=lambda events: TaskWorker(events, HostExecutor(), docker_factory,
-                                                                secrets, param_store=store),
+                                                                secrets, param_store=store,
+                                                                notifier=notifier),
                           workers=args["workers"], max_task_threads=args["max_task_threads"],
-                          lease_seconds=lease)
+                          lease_seconds=lease, failure_alert=notifier is not None)
     app = create_app(store, ServerSettings(max_archive_bytes=max_bytes, auth=auth, cipher=cipher),
                      engine)
     stop = threading.Event()

@@ -35,6 +35,7 @@ def worker(**args: Any) -> None:
     from dockerflow.cli.run_cmd import docker_factory, open_database
     from dockerflow.cli.server_cmd import data_dir
     from dockerflow.executors.host import HostExecutor
+    from dockerflow.notify import notifier_from_config
     from dockerflow.runtime.consumer import Consumer, StoreEvents
     from dockerflow.runtime.worker import TaskWorker
 
@@ -49,7 +50,8 @@ def worker(**args: Any) -> None:
     cipher = load_cipher(config.settings, data_dir() / "secret.key", create=False)
     secrets = ProjectSecrets(store, cipher, {**config.secrets, **LocalSecrets().values()})
     events = StoreEvents(store, say=lambda text: click.echo(text, err=True))
-    task_worker = TaskWorker(events, HostExecutor(), docker_factory, secrets, param_store=store)
+    task_worker = TaskWorker(events, HostExecutor(), docker_factory, secrets, param_store=store,
+                             notifier=notifier_from_config(config.settings))
     consumer = Consumer(store, task_worker, max_threads=args["max_task_threads"],
                         lease_seconds=lease)
     stop = threading.Event()

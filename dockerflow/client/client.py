@@ -209,18 +209,23 @@ class Client:
     def get_project_revisions(self, project_id: str | int, name: str | None = None) -> list[Revision]:
         return self._many(Revision, "revisions", f"projects/{_seg(project_id)}/revisions", name=name)
 
-    def upload_project(self, name: str, archive_bytes: bytes, revision: str | None = None) -> Project:
-        """PUT a tar.gz as a new revision of project `name` (default revision: a uuid4)."""
-        response = self.request("PUT", "projects", params={"project": name,
-                                                           "revision": revision or str(uuid.uuid4())},
+    def upload_project(self, name: str, archive_bytes: bytes, revision: str | None = None, *,
+                       schedule_from: datetime | str | None = None) -> Project:
+        """PUT a tar.gz as a new revision of project `name` (default revision: a uuid4);
+        `schedule_from`: new or changed schedules start from then (default: now)."""
+        params = {"project": name, "revision": revision or str(uuid.uuid4()),
+                  "schedule_from": api_time(schedule_from) if schedule_from is not None else None}
+        response = self.request("PUT", "projects", params=params,
                                 content=archive_bytes, headers={"Content-Type": "application/gzip"})
         return Project.from_api(response.json())
 
-    def push_project(self, name: str, folder: str | Path, revision: str | None = None) -> Project:
+    def push_project(self, name: str, folder: str | Path, revision: str | None = None, *,
+                     schedule_from: datetime | str | None = None) -> Project:
         """Pack `folder` as `digdag push` does (dot-files and .digdagignore left out), upload it."""
         from dockerflow.archive import pack_project
 
-        return self.upload_project(name, pack_project(Path(folder)), revision)
+        return self.upload_project(name, pack_project(Path(folder)), revision,
+                                   schedule_from=schedule_from)
 
     def download_project(self, project_id: str | int, revision: str | None = None) -> bytes:
         """The tar.gz of a revision (default: the latest)."""

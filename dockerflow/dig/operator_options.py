@@ -35,6 +35,7 @@ OPERATOR_OPTIONS: Mapping[str, frozenset[str]] = MappingProxyType({
     "mail": frozenset({
         "subject", "to", "cc", "bcc", "from", "html", "attach_files", "debug", "host", "port",
         "username", "password", "tls", "ssl", "timeout"}),
+    "notify": frozenset(),  # internal (alerts); its `_notification` key is the context
     # their keys are the data: any key is read
     "param_set": frozenset(),
     "param_get": frozenset(),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Literal
 
 from dockerflow.dig.compile import Compiler, is_expr
 from dockerflow.dig.operator_options import OPERATOR_OPTIONS
 from dockerflow.dig.schedule import parse_schedule
+from dockerflow.dig.words import did_you_mean
 from dockerflow.dig.yaml_loader import load_file
 from dockerflow.errors import DigError
 from dockerflow.graph.spec import TaskSpec, Workflow, static_size
@@ -120,14 +123,22 @@ def compile_workflow(config: Mapping[str, Any], name: str, file: str,
         first = next(iter(sch), None)
         schedule = parse_schedule(sch, lambda m: compiler.loc.error(sch, first, m))
     sla = config.get("sla")
+    sla_tasks = None
     if sla is not None:
         _check_sla(sla, lambda m: compiler.loc.error(config, "sla", m))
+        own = {k: v for k, v in sla.items() if str(k).startswith("+")}
+        if own:
+            sla_tasks = compiler.compile_task("^sla", own, config, "sla")
     root = compiler.compile_workflow_root(name, config)
     if warnings is not None:
         warnings.extend(compiler.warnings)
     return Workflow(name=name, timezone=tz_name, root=root, schedule=schedule,
-                    sla=dict(sla) if isinstance(sla, Mapping) else None, file=file,
+                    sla=dict(sla) if isinstance(sla, Mapping) else None, sla_tasks=sla_tasks,
+                    file=file,
                     workdir=workdir)
+
+
+SLA_OPTIONS = ("time", "duration", "alert", "fail")
 
 
 def _check_sla(sla: Any, fail: Any) -> None:
@@ -135,6 +146,44 @@ def _check_sla(sla: Any, fail: Any) -> None:
         raise fail("sla must be a mapping with 'time' or 'duration'")
     if ("time" in sla) == ("duration" in sla):
         raise fail("sla needs exactly one of 'time' or 'duration'")
+    for key in sla:
+        if not str(key).startswith("+") and key not in SLA_OPTIONS:
+            raise fail(f"sla: unknown key {key!r}{did_you_mean(str(key), SLA_OPTIONS)}")
+    for key in ("alert", "fail"):
+        if key in sla and not isinstance(sla[key], bool):
+            raise fail(f"sla: {key} must be true or false, got {sla[key]!r}")
+    for key in ("time", "duration"):
+        if key in sla:
+            try:
+                sla_seconds(sla[key])
+            except ValueError as e:
+                raise fail(f"sla: {key}: {e}") from None
+
+
+def sla_seconds(value: Any) -> int:
+    """`HH:MM` or `HH:MM:SS` as seconds."""
+    parts = str(value).strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        raise ValueError(f"use HH:MM or HH:MM:SS, got {value!r}")
+    hours, minutes, seconds = (int(p) for p in parts + ["0"] * (3 - len(parts)))
+    if minutes > 59 or seconds > 59:
+        raise ValueError(f"minutes and seconds go up to 59, got {value!r}")
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def sla_deadline(sla: Mapping[str, Any], zone: tzinfo, run_time: datetime) -> datetime:
+    """When an attempt that started at `run_time` breaks its SLA: `duration` after it, or the
+    first `time` of day (in the workflow's zone) at or after it."""
+    if "duration" in sla:
+        return run_time + timedelta(seconds=sla_seconds(sla["duration"]))
+    seconds = sla_seconds(sla["time"])
+    local = run_time.astimezone(zone)
+    day = datetime.combine(local.date(), dtime(), tzinfo=zone)
+    due = (day + timedelta(seconds=seconds)).astimezone(timezone.utc).astimezone(zone)
+    if due < run_time:
+        day = datetime.combine(local.date() + timedelta(days=1), dtime(), tzinfo=zone)
+        due = day + timedelta(seconds=seconds)
+    return due
 
 
 def _walk(spec: TaskSpec) -> Iterator[TaskSpec]:

@@ -66,8 +66,12 @@ def sibling_upstreams(specs: tuple[TaskSpec, ...], parallel: bool,
 
 class Scheduler:
     def __init__(self, root: TaskSpec, max_tasks: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 failure_alert: TaskSpec | None = None) -> None:
+        """`failure_alert`: a task added under the root when the root fails (Digdag's
+        `^failure-alert`, next to its `^error`)."""
         self.clock = clock
+        self.failure_alert = failure_alert
         self.max_tasks = max_tasks
         self.next_id = 0
         self.live = 0  # tasks that exist now
@@ -179,6 +183,24 @@ class Scheduler:
             return
         self._fail_terminal(task, group=False)
 
+    def add_to_root(self, specs: list[tuple[TaskSpec, str]]) -> list[Task]:
+        """Generated tasks (spec, name) under the running root, with no dependencies, started
+        at once (an SLA's `^sla^alert`, `^sla^fail`, `^sla`); none when the root is done."""
+        root = self.root
+        if root.state is not S.PLANNED:
+            return []
+        added = []
+        for spec, name in specs:
+            self.live += count_specs(spec)
+            added.append(self._add_generated(root, spec, name))
+        root.active += 1  # held open while they start, as _start_children does
+        for task in added:
+            self._activate(task)
+        root.active -= 1
+        if root.active == 0 and root.state is S.PLANNED:
+            self._settle(root)
+        return added
+
     def cancel(self) -> None:
         """Cancel every task that is not done (Ctrl-C, kill)."""
         stack = [self.root]
@@ -262,17 +284,30 @@ class Scheduler:
         self._finish(task)
 
     def _fail_terminal(self, task: Task, group: bool) -> None:
-        """No retry left: run `_error` if there is one, else fail."""
+        """No retry left: run `_error` if there is one (and at the root the failure alert),
+        else fail."""
         handler = task.spec.error
-        if handler is not None and self.live + count_specs(handler) <= self.max_tasks:
-            self.live += count_specs(handler)
+        if handler is not None and self.live + count_specs(handler) > self.max_tasks:
+            handler = None
+        alert = self.failure_alert if task.parent is None else None
+        if handler is not None or alert is not None:
             if task.state is not S.PLANNED:
                 task.set_state(S.PLANNED)
             if group:
                 task.delayed_group_error = True
             else:
                 task.delayed_error = True
-            self._activate(self._add_generated(task, handler, "^error"))
+            added = []
+            for spec, name in ((handler, "^error"), (alert, "^failure-alert")):
+                if spec is not None:
+                    self.live += count_specs(spec)
+                    added.append(self._add_generated(task, spec, name))
+            task.active += 1
+            for generated in added:
+                self._activate(generated)
+            task.active -= 1
+            if task.active == 0 and task.state is S.PLANNED:
+                self._settle(task)
             return
         task.set_state(S.GROUP_ERROR if group else S.ERROR)
         if not group:

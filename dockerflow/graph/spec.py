@@ -106,5 +106,6 @@ class Workflow:
     root: TaskSpec
     schedule: Schedule | None = None
     sla: dict[str, Any] | None = None
+    sla_tasks: TaskSpec | None = None  # the `+tasks` of `sla:`, as the group `^sla`
     file: str | None = None
     workdir: str = ""  # folder of the file relative to the project, "" at top level

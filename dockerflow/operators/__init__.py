@@ -18,6 +18,7 @@ from dockerflow.operators.flow import (
 from dockerflow.operators.http import HttpOperator
 from dockerflow.operators.http_call import HttpCallOperator
 from dockerflow.operators.mail import MailOperator
+from dockerflow.operators.notify import NotifyOperator
 from dockerflow.operators.param import ParamGetOperator, ParamSetOperator
 from dockerflow.operators.py import PyOperator
 from dockerflow.operators.require import RequireOperator
@@ -29,7 +30,7 @@ OPERATORS: dict[str, Operator] = {
     for op in (ShOperator(), PyOperator(), EchoOperator(), FailOperator(), WaitOperator(),
                CallOperator(), IfOperator(), LoopOperator(), ForEachOperator(),
                ForRangeOperator(), HttpOperator(), HttpCallOperator(), RequireOperator(),
-               MailOperator(), ParamSetOperator(), ParamGetOperator())
+               MailOperator(), ParamSetOperator(), ParamGetOperator(), NotifyOperator())
 }
 
 __all__ = ["OPERATORS", "OPERATOR_NAMES", "OPERATOR_OPTIONS", "Operator", "OperatorContext"]

@@ -24,6 +24,12 @@ class ParamStore(Protocol):
     def param_get(self, key: str, max_age_seconds: float) -> str | None: ...
 
 
+class Notifier(Protocol):
+    """Where notify> sends (dockerflow.notify's notifiers)."""
+
+    def send(self, notification: Any) -> None: ...
+
+
 @dataclass
 class OperatorContext:
     """Everything an operator may use to do its work.
@@ -57,6 +63,7 @@ class OperatorContext:
     render: Callable[[str], str] = str  # evaluates ${...} in a text with the task's params
     secrets: SecretResolver = field(default_factory=lambda: SecretResolver({}))
     param_store: ParamStore | None = None
+    notifier: Notifier | None = None
     _io_dir: Path | None = None
 
     @property

@@ -26,15 +26,17 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 from dockerflow.dig.compile import Compiler
 from dockerflow.dig.operator_options import OPERATOR_NAMES
+from dockerflow.dig.workflow import sla_deadline
 from dockerflow.errors import DigError, DockerflowError
 from dockerflow.expr import Evaluator
 from dockerflow.graph.scheduler import Scheduler
-from dockerflow.graph.spec import Workflow
+from dockerflow.graph.spec import TaskSpec, Workflow
 from dockerflow.graph.states import TaskState
 from dockerflow.graph.task import Task, TaskResult
 from dockerflow.runtime.params import SessionInfo, visible_params
@@ -51,7 +53,7 @@ from dockerflow.runtime.requests import (
 )
 from dockerflow.runtime.selection import Mode, Selection
 from dockerflow.store.base import Store, TaskRecord
-from dockerflow.timeutil import iso_offset
+from dockerflow.timeutil import iso_offset, parse_zone
 
 DRAIN_GRACE = 15.0  # seconds a stopped attempt waits for its running tasks to end
 
@@ -64,6 +66,8 @@ class RunOptions:
     max_tasks: int = 100_000
     progress_interval: float = 60.0  # how often long-running tasks are listed as still running
     cache: bool = True  # False (--no-cache): `_cache` never hits (entries are still refreshed)
+    failure_alert: bool = False  # a failed attempt gets `^failure-alert` (a server with a notifier)
+    notification: dict[str, Any] = field(default_factory=dict)  # notify>'s context (project...)
 
 
 @dataclass
@@ -113,7 +117,11 @@ class Coordinator:
         self.io_root = io_root or project_dir / ".dockerflow" / "io"
         self.requiring = requiring  # workflow@session of this attempt and those requiring it
         self.archive = archive
-        self.sched = Scheduler(workflow.root, max_tasks=self.options.max_tasks)
+        self.notification = {"workflow_name": workflow.name, **self.options.notification}
+        alert = _notify_spec("^failure-alert", "Workflow session attempt failed",
+                             self.notification) if self.options.failure_alert else None
+        self.sched = Scheduler(workflow.root, max_tasks=self.options.max_tasks, failure_alert=alert)
+        self.sla_due: float | None = None  # wall time the SLA breaks at, until it fired
         self.canceled = threading.Event()  # set on interrupt, before tasks are stopped
         self.evaluator = Evaluator(workflow.timezone)
         self.labels = {"run": f"{workflow.name}@{iso_offset(session.session_time)}",
@@ -176,6 +184,10 @@ class Coordinator:
         else:
             self.store.clear_results(self.session_id)
         self.queue.open(self.attempt_id)
+        if self.workflow.sla is not None:
+            zone = parse_zone(self.workflow.timezone)
+            self.sla_due = sla_deadline(self.workflow.sla, zone,
+                                        datetime.now(timezone.utc)).timestamp()
         try:
             self.sched.start()
             while not self.sched.done and not self.stopping:
@@ -187,6 +199,7 @@ class Coordinator:
                     self.kill()
                     break
                 self._due_polls()
+                self._check_sla()
                 self.sched.wake()
             if self.stopping and not self.detached:
                 self._drain(DRAIN_GRACE)
@@ -203,8 +216,28 @@ class Coordinator:
                           engine_unavailable=sorted(self.engine_unavailable),
                           images=dict(self.images))
 
+    def _check_sla(self) -> None:
+        """The SLA's time has come with the attempt still running: its tasks start, once."""
+        if self.sla_due is None or time.time() < self.sla_due or self.sched.done:
+            return
+        self.sla_due = None
+        sla = self.workflow.sla or {}
+        specs = []
+        if sla.get("alert", True):
+            specs.append((_notify_spec("^sla^alert", "SLA violation", self.notification), "^sla^alert"))
+        if sla.get("fail", False):
+            specs.append((TaskSpec("^sla^fail", op="fail", config={"_command": "SLA violation"}),
+                          "^sla^fail"))
+        if self.workflow.sla_tasks is not None:
+            specs.append((self.workflow.sla_tasks, "^sla"))
+        self.reporter.info(f"SLA of {self.workflow.name} broken: the attempt still runs")
+        self.sched.add_to_root(specs)
+
     def _wait(self) -> None:
         timeout = self.sched.next_wakeup()
+        if self.sla_due is not None:
+            until_sla = max(0.0, self.sla_due - time.time())
+            timeout = until_sla if timeout is None else min(timeout, until_sla)
         if self.polls:
             until_poll = max(0.0, self.polls[0][0] - time.time())
             timeout = until_poll if timeout is None else min(timeout, until_poll)
@@ -480,3 +513,8 @@ def _failed(coord: Coordinator, task: Task, error: TaskError) -> TaskOutcome:
 def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _notify_spec(name: str, message: str, context: Mapping[str, Any]) -> TaskSpec:
+    """A generated notify> task (the failure alert, the SLA's alert)."""
+    return TaskSpec(name, op="notify", config={"_command": message, "_notification": dict(context)})

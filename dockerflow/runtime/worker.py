@@ -28,7 +28,7 @@ from dockerflow.errors import CommandFailed, DockerflowError, EngineLost, Engine
 from dockerflow.executors.base import Executor
 from dockerflow.expr import Evaluator
 from dockerflow.operators import OPERATORS, Operator, OperatorContext
-from dockerflow.operators.base import ParamStore, PollAgain, WaitForAttempt
+from dockerflow.operators.base import Notifier, ParamStore, PollAgain, WaitForAttempt
 from dockerflow.runtime.requests import (
     ErrorReason,
     OutcomeKind,
@@ -63,12 +63,13 @@ class WorkerEvents(Protocol):
 class TaskWorker:
     """`host`: the host executor; `docker`: makes the Docker executor on first use (None:
     tasks with `docker:` fail); `secrets`: what `${secret:...}` resolves from; `param_store`:
-    where param_set>/param_get> keep values (the run's store)."""
+    where param_set>/param_get> keep values (the run's store); `notifier`: where notify>
+    (failure and SLA alerts) sends."""
 
     def __init__(self, events: WorkerEvents, host: Executor,
                  docker: Callable[[], Executor] | None = None,
                  secrets: Mapping[str, str] | SecretSource | None = None,
-                 param_store: ParamStore | None = None) -> None:
+                 param_store: ParamStore | None = None, notifier: Notifier | None = None) -> None:
         self.events = events
         self.host = host
         self._docker_factory = docker
@@ -77,6 +78,7 @@ class TaskWorker:
         self.secrets: SecretSource = StaticSecrets(secrets) if secrets is None \
             or isinstance(secrets, Mapping) else secrets
         self.param_store = param_store
+        self.notifier = notifier
         self._local = threading.local()
         self._paths: dict[str, Path] = {}
 
@@ -237,7 +239,7 @@ class TaskWorker:
             max_tasks=request.max_tasks, load_config=load_file,
             render=lambda text: evaluator.render(text, params), secrets=secrets,
             labels=dict(request.labels), poll_state=request.poll_state, on_image=image_used,
-            load_call=load_call, param_store=self.param_store)
+            load_call=load_call, param_store=self.param_store, notifier=self.notifier)
 
     def _path(self, text: str) -> Path:
         """Path objects of the few folders requests name, made once (10,000 tasks, 2 each)."""

@@ -53,12 +53,15 @@ class ServerEngine:
     def __init__(self, store: Store, url: str, work_root: Path, *,
                  make_worker: Callable[[WorkerEvents], TaskWorker], workers: int = 1,
                  max_task_threads: int = 32,
-                 lease_seconds: float = LEASE_SECONDS) -> None:
+                 lease_seconds: float = LEASE_SECONDS, failure_alert: bool = False) -> None:
+        """`failure_alert`: a failed attempt gets a `^failure-alert` task (the server has a
+        notifier)."""
         self.store = store
         self.url = url
         self.work_root = work_root
         self.max_task_threads = max_task_threads
         self.lease = lease_seconds
+        self.failure_alert = failure_alert
         self.owner = worker_name()
         self.events = StoreEvents(store)
         # the composition root makes the worker and its executors: the server never imports them
@@ -145,7 +148,11 @@ class ServerEngine:
         workflow = load_workflow(work / f"{definition.name}.dig", work)
         engine = LocalEngine(work, store, self.reporter,
                              RunOptions(selection=selection(workflow.root),
-                                        max_task_threads=self.max_task_threads),
+                                        max_task_threads=self.max_task_threads,
+                                        failure_alert=self.failure_alert,
+                                        notification={"project_name": project.name,
+                                                      "revision": definition.revision,
+                                                      "workflow_definition_id": definition.id}),
                              queue=lambda _worker: self.queue, archive=revision.archive_digest,
                              worker=self.worker, project_id=project.id)
         attempt = engine.attach(workflow, session, attempt_id, when, params,

@@ -160,3 +160,30 @@ def test_two_servers_on_one_postgresql_start_each_session_once(pg_url: str, tmp_
     finally:
         for s in servers:
             s.stop()
+
+
+def test_schedule_from_and_clear_schedule_on_push(server: Server, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / "wf.dig").write_text("timezone: Asia/Tokyo\nschedule:\n  daily>: '07:00:00'\n+a:\n  echo>: hi\n")
+    done = subprocess.run([sys.executable, "-m", "dockerflow", "push", "demo", "--project", str(folder), "-r", "r1",
+                           "--schedule-from", "2030-01-01 12:00:00 +0900", "-e", server.url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [schedule] = server.http.get("/api/schedules").json()["schedules"]
+    assert schedule["nextScheduleTime"] == "2030-01-02T00:00:00+09:00"  # 01-01's 07:00 run is before 12:00
+    assert schedule["nextRunTime"] == "2030-01-01T22:00:00Z"
+    data = pack_project(folder)
+    assert server.push("demo", "r2", data).status_code == 200  # same block: kept
+    assert server.http.get(f"/api/schedules/{schedule['id']}").json()["nextScheduleTime"] == "2030-01-02T00:00:00+09:00"
+    r = server.http.put("/api/projects", params={"project": "demo", "revision": "r3", "clear_schedule": "wf",
+                                                 "schedule_from": "2031-06-01T00:00:00Z"},
+                        content=data, headers={"Content-Type": "application/gzip"})
+    assert r.status_code == 200, r.text
+    assert server.http.get(f"/api/schedules/{schedule['id']}").json()["nextScheduleTime"] == "2031-06-02T00:00:00+09:00"  # 06-01 07:00 JST ran before 09:00 JST
+    bad = subprocess.run([sys.executable, "-m", "dockerflow", "push", "demo", "--project", str(folder),
+                          "--schedule-from", "tomorrow", "-e", server.url], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "yyyy-MM-dd HH:mm:ss Z" in bad.stderr
+    (folder / "wf.dig").write_text("+a:\n  echo>: no schedule now\n")
+    assert server.push("demo", "r4", pack_project(folder)).status_code == 200
+    assert server.http.get("/api/schedules").json() == {"schedules": []}

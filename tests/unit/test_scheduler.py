@@ -209,3 +209,44 @@ def test_store_visibility_marks():
     s.mark_running(a)
     s.succeed(a, TaskResult(store={"k": 1}))
     assert a.has_store and s.root.store_children == 1
+
+
+def test_a_failed_root_gets_the_failure_alert_beside_its_error_handler():
+    from dockerflow.graph.spec import TaskSpec
+
+    root = Compiler(OPS, "wf.dig").compile_workflow_root(
+        "wf", load_text("+a: {sh>: a}\n_error:\n  +tell: {sh>: t}\n", "wf.dig"))
+    alert = TaskSpec("^failure-alert", op="notify", config={"_command": "failed"})
+    s = Scheduler(root, clock=Clock(), failure_alert=alert)
+    rounds = run_all(s, fail={"+wf+a"})
+    assert rounds == [["+wf+a"], ["+wf^error+tell", "+wf^failure-alert"]]
+    assert s.root.state is TaskState.GROUP_ERROR
+    # an alert that fails leaves the attempt failed, and a success adds none
+    s = Scheduler(root, clock=Clock(), failure_alert=alert)
+    assert run_all(s, fail={"+wf+a", "+wf^failure-alert"})[-1] == ["+wf^error+tell", "+wf^failure-alert"]
+    assert s.root.state is TaskState.GROUP_ERROR
+    s = Scheduler(root, clock=Clock(), failure_alert=alert)
+    assert run_all(s) == [["+wf+a"]] and s.success
+
+
+def test_tasks_added_to_a_running_root_start_at_once_and_join_it():
+    from dockerflow.graph.spec import TaskSpec
+
+    s = make("+a: {sh>: a}\n+b: {sh>: b}\n")
+    s.start()
+    [a] = s.pop_ready()
+    s.mark_running(a)
+    added = s.add_to_root([(TaskSpec("^sla^alert", op="notify"), "^sla^alert"),
+                           (TaskSpec("^sla^fail", op="fail"), "^sla^fail")])
+    assert names(added) == ["+wf^sla^alert", "+wf^sla^fail"]
+    assert names(s.pop_ready()) == ["+wf^sla^alert", "+wf^sla^fail"]
+    for t in added:
+        s.mark_running(t)
+    s.succeed(added[0], TaskResult())
+    s.fail(added[1], {"message": "SLA violation"})
+    s.succeed(a, TaskResult())
+    [b] = s.pop_ready()  # the root's own tasks go on
+    s.mark_running(b)
+    s.succeed(b, TaskResult())
+    assert s.done and not s.success
+    assert s.add_to_root([(TaskSpec("^late", op="echo"), "^late")]) == []  # done: nothing added
