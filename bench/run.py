@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("local_scale.py", "docker_overhead.py", "reuse.py", "workers.py", "server.py"):
+for script in ("local_scale.py", "docker_overhead.py", "reuse.py", "workers.py", "server.py", "ui.py"):
     print(f"== {script}", flush=True)
     code = subprocess.call([sys.executable, str(HERE / script)])
     if code:

@@ -30,6 +30,7 @@ from dockerflow.store.base import AttemptExists, AttemptRecord, AttemptStatus, S
 from dockerflow.timeutil import iso_offset
 
 MAX_BACKFILL = 1000  # attempts one backfill may start
+MAX_SKIP = 100_000  # sessions one reschedule may skip
 
 
 def add_schedule_routes(app: FastAPI, store: Store, engine: ServerEngine) -> None:
@@ -66,8 +67,11 @@ def add_schedule_routes(app: FastAPI, store: Store, engine: ServerEngine) -> Non
         if not isinstance(value, str):
             raise ApiError(400, f"{key} must be a time such as \"2024-01-01T00:00:00Z\", got {value!r}")
         _, zone = schedule_of(record.config)
-        return parse_api_time(value.replace(" ", "T", 1) if " " in value[:11] else value, zone,
+        when = parse_api_time(value.replace(" ", "T", 1) if " " in value[:11] else value, zone,
                               local_ok=True)
+        if not 1900 <= when.year <= 9000:
+            raise ApiError(400, f"{key} {value!r} is out of range: use a year from 1900 to 9000")
+        return when
 
     def flag(body: dict[str, Any], key: str) -> bool:
         value = body.get(key, False)
@@ -122,6 +126,8 @@ def add_schedule_routes(app: FastAPI, store: Store, engine: ServerEngine) -> Non
         from_time = body_time(body, "fromTime", record)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0 or from_time is None:
             raise ApiError(400, "give nextTime, or count (a number of sessions) with fromTime")
+        if count > MAX_SKIP:
+            raise ApiError(400, f"count {count} is more than {MAX_SKIP} sessions: use nextTime")
         at = skip_schedule(s, zone, first_schedule(s, zone, from_time), count)
         return move(record, at, run_at, flag(body, "dryRun"))
 
@@ -163,9 +169,13 @@ def add_schedule_routes(app: FastAPI, store: Store, engine: ServerEngine) -> Non
         count = body.get("count")
         if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
             raise ApiError(400, f"count must be a positive number, got {count!r}")
+        if count is not None and count > MAX_BACKFILL:
+            raise ApiError(400, f"count {count} is more than {MAX_BACKFILL} attempts")
         s, zone = schedule_of(record.config)
         start = first_schedule(s, zone, from_time).session_time  # Digdag: run time >= fromTime
-        times = backfill_sessions(s, zone, start, current(record), count)
+        # at most one more than allowed: a far-away fromTime is refused without listing it all
+        times = backfill_sessions(s, zone, start, current(record),
+                                  min(count or MAX_BACKFILL + 1, MAX_BACKFILL + 1))
         if count is not None and len(times) < count:
             raise ApiError(400, f"count is set to {count} but there are only {len(times)} sessions"
                                 f" until the next schedule time {record.next_schedule_time}")

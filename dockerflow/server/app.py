@@ -92,7 +92,7 @@ def create_app(store: Store, settings: ServerSettings | None = None,
         add_schedule_routes(app, store, engine)
     if settings.cipher is not None:
         add_secret_routes(app, store, settings.cipher)
-    add_ui_routes(app, store, engine)
+    add_ui_routes(app, store)
     _refuse_cross_site_writes(app)
     return app
 

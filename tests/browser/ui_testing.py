@@ -3,54 +3,25 @@ loopback, pushes, waits, and an attempt of many tasks written straight into the 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from dockerflow.archive import pack_project
 from dockerflow.store import open_store
 from dockerflow.store.base import AttemptStatus, TaskRecord
 
-CLI = [sys.executable, "-m", "dockerflow"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from server_testing import Server  # noqa: E402 - the server tests' helper, shared
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class UiServer(Server):
+    """A real server (server_testing.Server) whose attempts unpack into the test's folder."""
 
-
-class UiServer:
     def __init__(self, database: str, folder: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / "server.log"
-        self.proc = subprocess.Popen(CLI + ["server", "--port", str(self.port), "--database", database,
-                                            "--work-dir", str(folder / "work")],
-                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, HOME=str(folder)))
-        deadline = time.time() + 30
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                httpx.get(self.url + "/api/version", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.time() < deadline, self.log.read_text()
-                time.sleep(0.1)
-        self.http = httpx.Client(base_url=self.url, timeout=30)
-
-    def stop(self) -> None:
-        self.http.close()
-        self.proc.terminate()
-        self.proc.wait(30)
+        super().__init__(database, folder, "--work-dir", str(folder / "work"))
 
     def push(self, folder: Path, project: str, revision: str, files: dict[str, str]) -> dict[str, Any]:
         folder.mkdir(parents=True)

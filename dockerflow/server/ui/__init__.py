@@ -21,8 +21,6 @@ The server's AuthMiddleware covers these paths as it covers /api/.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
@@ -41,8 +39,8 @@ def _id(text: str) -> int | None:
     return int_param(text, None, 0)
 
 
-def add_ui_routes(app: FastAPI, store: Store, engine: Any = None) -> None:
-    """The pages; `engine` is unused (actions go through the API), kept for the call's shape."""
+def add_ui_routes(app: FastAPI, store: Store) -> None:
+    """The pages; their actions (start, kill, retry, enable) go through the API."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def projects(last_id: str | None = None) -> HTMLResponse:
