@@ -7,18 +7,14 @@ DOCKERFLOW_SCREENSHOTS=FOLDER makes `shot()` save PNGs there (make screenshots).
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-from ui_testing import UiServer, seed_attempts, seed_big_attempt
+from ui_testing import Console, Ui, UiServer, seed_attempts, seed_big_attempt
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = os.environ.get("DOCKERFLOW_SCREENSHOTS")
 
 FILES = {
     "hello.dig": """\
@@ -61,22 +57,6 @@ _error:
 }
 
 
-@dataclass
-class Ui:
-    server: UiServer
-    url: str
-    project_id: str
-    workflows: dict[str, str]
-    big_attempt: int
-    folder: Path
-    sessions: list[int] = field(default_factory=lambda: [0])
-
-    def session_time(self) -> str:
-        """A session time no other test used (each start needs its own session)."""
-        self.sessions[0] += 1
-        return f"2024-05-{self.sessions[0]:02d}T00:00:00+09:00"
-
-
 @pytest.fixture(scope="session")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
     folder = tmp_path_factory.mktemp("ui")
@@ -104,16 +84,6 @@ def _launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
 
 
-class Console:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.allowed: list[str] = []  # substrings of errors a test expects (a 404 page)
-
-    def check(self) -> None:
-        bad = [e for e in self.errors if not any(a in e for a in self.allowed)]
-        assert bad == [], f"console errors: {bad}"
-
-
 @pytest.fixture
 def console() -> Console:
     return Console()
@@ -129,15 +99,3 @@ def page(browser: Browser, console: Console) -> Iterator[Page]:
     yield tab
     context.close()
     console.check()
-
-
-def shot(page: Page, name: str) -> None:
-    """A PNG of the page's viewport (1280x800) into $DOCKERFLOW_SCREENSHOTS, when set."""
-    if not SHOTS:
-        return
-    folder = Path(SHOTS)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{name}.png"
-    tmp = folder / f".{name}.tmp.png"
-    page.screenshot(path=str(tmp))
-    shutil.move(tmp, target)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import Ui, shot
 from playwright.sync_api import Page, expect
+from ui_testing import Ui, shot
 
 NO_RELOAD = "window.__stillThisPage = true"
 STILL = "window.__stillThisPage === true"

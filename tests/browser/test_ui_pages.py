@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Console, Ui, shot
 from playwright.sync_api import Page, expect
+from ui_testing import Console, Ui, shot
 
 
 @pytest.fixture(scope="module")

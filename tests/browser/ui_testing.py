@@ -3,11 +3,16 @@ loopback, pushes, waits, and an attempt of many tasks written straight into the 
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from playwright.sync_api import Page
 
 from dockerflow.archive import pack_project
 from dockerflow.store import open_store
@@ -129,3 +134,44 @@ def seed_attempts(database: str, count: int, project: str = "big") -> None:
             store.finish_attempt(attempt, statuses[i % len(statuses)])
     finally:
         store.close()
+
+
+SHOTS = os.environ.get("DOCKERFLOW_SCREENSHOTS")
+
+
+@dataclass
+class Ui:
+    server: UiServer
+    url: str
+    project_id: str
+    workflows: dict[str, str]
+    big_attempt: int
+    folder: Path
+    sessions: list[int] = field(default_factory=lambda: [0])
+
+    def session_time(self) -> str:
+        """A session time no other test used (each start needs its own session)."""
+        self.sessions[0] += 1
+        return f"2024-05-{self.sessions[0]:02d}T00:00:00+09:00"
+
+
+class Console:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.allowed: list[str] = []  # substrings of errors a test expects (a 404 page)
+
+    def check(self) -> None:
+        bad = [e for e in self.errors if not any(a in e for a in self.allowed)]
+        assert bad == [], f"console errors: {bad}"
+
+
+def shot(page: Page, name: str) -> None:
+    """A PNG of the page's viewport (1280x800) into $DOCKERFLOW_SCREENSHOTS, when set."""
+    if not SHOTS:
+        return
+    folder = Path(SHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.png"
+    tmp = folder / f".{name}.tmp.png"
+    page.screenshot(path=str(tmp))
+    shutil.move(tmp, target)
