@@ -85,6 +85,8 @@ def database_url(settings: dict[str, str], source: str) -> str | None:
                    " HTTP basic users.")
 @click.option("--auth-file", type=click.Path(dir_okay=False), metavar="FILE",
               help="With --auth: the token (its first line), or user:password lines.")
+@click.option("-O", "--task-log", type=click.Path(file_okay=False), metavar="DIR",
+              help="Keep task logs as files in DIR (default: in the database).")
 @click.option("--disable-scheduler", is_flag=True,
               help="Start no scheduled sessions in this process (another server on the same"
                    " database does).")
@@ -137,6 +139,9 @@ def server(**args: Any) -> None:
     cipher = load_cipher(settings, data_dir() / "secret.key", create=True)
     url = args["database"] or str(data_dir() / "server.db")
     store = open_store(url)
+    task_log = Path(args["task_log"]) if args["task_log"] else None
+    if task_log is not None:
+        store.keep_logs_in(task_log)
     work = Path(args["work_dir"]) if args["work_dir"] else data_dir() / "work"
     secrets = ProjectSecrets(store, cipher, config.secrets if config is not None else None)
     engine = ServerEngine(store, store.url, work,
@@ -144,7 +149,8 @@ def server(**args: Any) -> None:
                                                                 secrets, param_store=store,
                                                                 notifier=notifier),
                           workers=args["workers"], max_task_threads=args["max_task_threads"],
-                          lease_seconds=lease, failure_alert=notifier is not None)
+                          lease_seconds=lease, failure_alert=notifier is not None,
+                          task_log=task_log)
     app = create_app(store, ServerSettings(max_archive_bytes=max_bytes, auth=auth, cipher=cipher),
                      engine)
     stop = threading.Event()

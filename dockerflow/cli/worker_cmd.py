@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,6 +25,9 @@ from dockerflow.timeutil import parse_duration
 @click.option("--lease", default="30s", show_default=True, metavar="DURATION",
               help="How long a claimed task stays this worker's without a heartbeat; after"
                    " that (the worker died) another worker runs it again.")
+@click.option("-O", "--task-log", type=click.Path(file_okay=False), metavar="DIR",
+              help="Keep task logs as files in DIR, the server's --task-log (default: in the"
+                   " database).")
 @click.option("-c", "--config", "config_file", metavar="FILE",
               help="Configuration file for secrets.* and digdag.secret-encryption-key, the"
                    " server's key for its projects' secrets (default:"
@@ -47,6 +51,8 @@ def worker(**args: Any) -> None:
     if lease < 1:
         raise UserInputError(f"--lease must be at least 1s, got {args['lease']}")
     store = open_database(args["database"])
+    if args["task_log"]:
+        store.keep_logs_in(Path(args["task_log"]))
     cipher = load_cipher(config.settings, data_dir() / "secret.key", create=False)
     secrets = ProjectSecrets(store, cipher, {**config.secrets, **LocalSecrets().values()})
     events = StoreEvents(store, say=lambda text: click.echo(text, err=True))

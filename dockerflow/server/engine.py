@@ -53,9 +53,10 @@ class ServerEngine:
     def __init__(self, store: Store, url: str, work_root: Path, *,
                  make_worker: Callable[[WorkerEvents], TaskWorker], workers: int = 1,
                  max_task_threads: int = 32,
-                 lease_seconds: float = LEASE_SECONDS, failure_alert: bool = False) -> None:
+                 lease_seconds: float = LEASE_SECONDS, failure_alert: bool = False,
+                 task_log: Path | None = None) -> None:
         """`failure_alert`: a failed attempt gets a `^failure-alert` task (the server has a
-        notifier)."""
+        notifier); `task_log`: the folder task logs are kept in (else the database)."""
         self.store = store
         self.url = url
         self.work_root = work_root
@@ -74,6 +75,8 @@ class ServerEngine:
         self._consumers: list[tuple[threading.Thread, Store]] = []
         for _ in range(workers):
             consumer_store = open_store(url)
+            if task_log is not None:
+                consumer_store.keep_logs_in(task_log)
             consumer = Consumer(consumer_store, self.worker, max_threads=max_task_threads,
                                 lease_seconds=lease_seconds)
             thread = threading.Thread(target=consumer.run, args=(self._stop,), daemon=True,

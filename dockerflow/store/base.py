@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any, Protocol
 
 from dockerflow.errors import DockerflowError
@@ -381,6 +382,10 @@ class Store(Protocol):
     def append_log(self, attempt_id: int, task_name: str, lines: Sequence[str]) -> None: ...
 
     def task_log(self, attempt_id: int, task_name: str) -> list[str]: ...
+
+    def keep_logs_in(self, folder: Path) -> None:
+        """From now on task logs are files under `folder` (`server --task-log DIR`)."""
+        ...
 
     def log_tasks(self, attempt_id: int) -> list[str]:
         """Names of the attempt's tasks that have log lines, in order of their first line."""

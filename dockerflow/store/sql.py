@@ -58,6 +58,7 @@ from dockerflow.store.base import (
     TaskRecord,
     WorkflowRecord,
 )
+from dockerflow.store.logdir import LogFolder
 from dockerflow.store.notify import PgListener, SocketHub, check_channel, pg_channel
 
 FLUSH_ENTRIES = 2000
@@ -309,6 +310,7 @@ class SqlStore:
         self._tasks: dict[tuple[int, str], tuple[Any, ...]] = {}
         self._results: dict[tuple[int, str], tuple[int, str, str]] = {}
         self._last_flush = time.monotonic()
+        self._logs: LogFolder | None = None  # keep_logs_in()
 
     @classmethod
     def sqlite(cls, path: Path) -> SqlStore:
@@ -642,8 +644,16 @@ class SqlStore:
             self._last_flush = time.monotonic()
 
     # -- logs --------------------------------------------------------------------------------
+    def keep_logs_in(self, folder: Path) -> None:
+        """Task logs go to files under `folder` from now on (store/logdir.py); what the
+        database holds is still read."""
+        self._logs = LogFolder(folder)
+
     def append_log(self, attempt_id: int, task_name: str, lines: Sequence[str]) -> None:
         if not lines:
+            return
+        if self._logs is not None:
+            self._logs.append(attempt_id, task_name, lines)
             return
         with self._tx() as cur:
             cur.executemany(self._d.sql(
@@ -651,6 +661,10 @@ class SqlStore:
                 [(attempt_id, task_name, line) for line in lines])
 
     def task_log(self, attempt_id: int, task_name: str) -> list[str]:
+        if self._logs is not None:
+            found = self._logs.lines(attempt_id, task_name)
+            if found is not None:
+                return found
         rows = self._all("SELECT line FROM task_logs WHERE attempt_id = ? AND task_name = ?"
                          " ORDER BY id", (attempt_id, task_name))
         return [str(r[0]) for r in rows]
@@ -658,7 +672,11 @@ class SqlStore:
     def log_tasks(self, attempt_id: int) -> list[str]:
         rows = self._all("SELECT task_name FROM task_logs WHERE attempt_id = ?"
                          " GROUP BY task_name ORDER BY MIN(id)", (attempt_id,))
-        return [str(r[0]) for r in rows]
+        names = [str(r[0]) for r in rows]
+        if self._logs is not None:
+            known = set(names)
+            names += [n for n in self._logs.names(attempt_id) if n not in known]
+        return names
 
     # -- project secrets -----------------------------------------------------------------------
     def put_secret(self, project_id: int, key: str, value: str) -> None:

@@ -205,3 +205,21 @@ def test_a_server_killed_mid_attempt_is_carried_on_by_the_next(kind: str, tmp_pa
         assert set(states.values()) == {"success"}
     finally:
         second.stop()
+
+
+def test_task_logs_kept_in_a_folder_with_task_log(tmp_path: Path) -> None:
+    logs = tmp_path / "task-logs"
+    server = Server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path, "--task-log", str(logs))
+    try:
+        project = push(server, tmp_path, {"wf.dig": "+hello:\n  sh>: echo hello ${who} && echo bye\n"})
+        attempt = wait_done(server, start(server, workflow_id(server, project["id"], "wf")).json()["id"])
+        assert attempt["success"]
+        assert (logs / attempt["id"] / "+wf+hello.log").read_text() == "hello you\nbye\n"
+        files = server.http.get(f"/api/logs/{attempt['id']}/files").json()["files"]
+        assert [f["taskName"] for f in files] == ["+wf+hello"]
+        data = server.http.get(f"/api/logs/{attempt['id']}/files/{files[0]['fileName']}").content
+        assert gzip.decompress(data).decode() == "hello you\nbye\n"
+        import sqlite3
+        assert sqlite3.connect(tmp_path / "server.db").execute("SELECT COUNT(*) FROM task_logs").fetchone() == (0,)
+    finally:
+        server.stop()

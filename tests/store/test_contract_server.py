@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from dockerflow.store import AttemptStatus, ScheduleFiring, ScheduleRecord, ScheduleSpec, Store
 
@@ -186,3 +187,22 @@ def test_an_attempt_remembers_the_one_it_waits_for(store: Store, other: Store) -
     second = store.start_attempt(store.open_session("wf", "T2", "v").id, after_attempt_id=first)
     assert other.get_attempt(second).after_attempt_id == first
     assert other.get_attempt(first).after_attempt_id is None
+
+
+# -- task logs in a folder ---------------------------------------------------------------------
+def test_task_logs_can_be_kept_as_files(store: Store, other: Store, tmp_path: Path) -> None:
+    attempt = store.start_attempt(store.open_session("wf", "T", "u").id)
+    store.append_log(attempt, "+wf+before", ["in the database"])
+    folder = tmp_path / "logs"
+    store.keep_logs_in(folder)
+    other.keep_logs_in(folder)
+    store.append_log(attempt, "+wf+a", ["one", "two"])
+    other.append_log(attempt, "+wf+a", ["three"])  # another process, the same files
+    store.append_log(attempt, "+wf+b/c", ["slash"])
+    store.append_log(attempt, "+wf+b_c", ["underscore"])  # the same file name once made safe
+    assert other.task_log(attempt, "+wf+a") == ["one", "two", "three"]
+    assert other.task_log(attempt, "+wf+b/c") == ["slash"] and other.task_log(attempt, "+wf+b_c") == ["underscore"]
+    assert other.task_log(attempt, "+wf+before") == ["in the database"]
+    assert other.log_tasks(attempt) == ["+wf+before", "+wf+a", "+wf+b/c", "+wf+b_c"]
+    assert other.task_log(attempt, "+wf+none") == []
+    assert (folder / str(attempt) / "+wf+a.log").read_text() == "one\ntwo\nthree\n"
