@@ -59,8 +59,11 @@ def _warm_in(project: Path) -> list[str]:
 
 
 def req(project: Path, script: str, lines: list[str] | None = None, *, env: dict[str, str] | None = None,
-        cwd: Path | None = None, req_timeout: float | None = None, **docker_opts: Any) -> ExecRequest:
-    io = project / ".dockerflow" / "io" / "t"
+        cwd: Path | None = None, req_timeout: float | None = None, io_name: str = "t",
+        **docker_opts: Any) -> ExecRequest:
+    """`io_name`: the task's io folder; tasks that run at once need their own (as the engine
+    gives each task), since the launcher script is written there."""
+    io = project / ".dockerflow" / "io" / io_name
     io.mkdir(parents=True, exist_ok=True)
     sink = lines if lines is not None else []
     return ExecRequest(
@@ -131,7 +134,8 @@ def test_output_without_a_final_newline_and_empty_lines(executor: DockerExecutor
 def test_parallel_tasks_get_separate_containers_then_reuse_them(executor: DockerExecutor, tmp_path: Path,
                                                                client: docker.DockerClient) -> None:
     with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda i: executor.run(req(tmp_path, f"sleep 1; echo {i}")), range(3)))
+        results = list(pool.map(lambda i: executor.run(req(tmp_path, f"sleep 1; echo {i}", io_name=f"t{i}")),
+                                range(3)))
     assert [r.exit_code for r in results] == [0, 0, 0]
     assert pool_created(executor) == 3
     assert len(_warm_of_pid(client, os.getpid())) == 3  # idle until the attempt ends
