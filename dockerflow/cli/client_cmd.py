@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -32,6 +32,8 @@ from dockerflow.client import (
     Attempt,
     AttemptConflict,
     Client,
+    Project,
+    Schedule,
     ServerUnreachable,
     Session,
     Workflow,
@@ -46,6 +48,7 @@ NO_WRAP = {"ID", "ATTEMPT", "SESSION", "STATUS", "STATE"}  # short: never folded
 FOLLOW_POLL = 0.5  # log -f: seconds between two looks at the attempt's log files
 
 Cell = str | tuple[str, str]  # a text, or (text, rich style)
+Item = TypeVar("Item", Project, Workflow, Schedule)
 
 
 # -- the common options ------------------------------------------------------------------------
@@ -193,6 +196,16 @@ def _collection(key: str, items: Sequence[Any]) -> dict[str, Any]:
     return {key: [item.raw for item in items]}
 
 
+def every_page(fetch: Callable[[str | None], list[Item]]) -> list[Item]:
+    """Every item of a listing the server pages forward by id (`fetch(last_id)`)."""
+    found: list[Item] = []
+    last_id: str | None = None
+    while page := fetch(last_id):
+        found.extend(page)
+        last_id = page[-1].id
+    return found
+
+
 def _ids(value: str, what: str) -> str:
     if not value.isdigit():
         raise click.BadParameter(f"{value!r} is not an id (digits)", param_hint=what)
@@ -326,14 +339,7 @@ def projects(api: Client, out: Out, name: str | None) -> None:
                           ("archive type", found.archive_type), ("archive md5", found.archive_md5 or ""),
                           ("created at", when(found.created_at)), ("updated at", when(found.updated_at))])
         return
-    found_all = []
-    last_id = None
-    while True:  # every page (the server pages by ascending id)
-        page = api.get_projects(last_id=last_id)
-        if not page:
-            break
-        found_all.extend(page)
-        last_id = page[-1].id
+    found_all = every_page(lambda last_id: api.get_projects(last_id=last_id))
     if out.json:
         out.print_json(_collection("projects", found_all))
         return
@@ -351,14 +357,7 @@ def workflows(api: Client, out: Out, project: str | None, workflow: str | None,
     if project is None:
         if revision:
             raise click.UsageError("--revision needs PROJECT")
-        found: list[Workflow] = []
-        last_id = None
-        while True:
-            page = api.get_workflows(last_id=last_id)
-            if not page:
-                break
-            found.extend(page)
-            last_id = page[-1].id
+        found: list[Workflow] = every_page(lambda last_id: api.get_workflows(last_id=last_id))
     elif workflow is None:
         found = api.get_project_workflows(api.get_project_by_name(project).id, revision)
     else:

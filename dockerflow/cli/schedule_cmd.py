@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import click
 
-from dockerflow.cli.client_cmd import Out, api_command, local, session_text, state
+from dockerflow.cli.client_cmd import Out, api_command, every_page, local, session_text, state
 from dockerflow.client import Client, Schedule
 from dockerflow.errors import UserInputError
 
@@ -57,14 +57,7 @@ def _time(text: str, what: str) -> str:
 @api_command("schedules")
 def schedules(api: Client, out: Out) -> None:
     """List the schedules of every project."""
-    found: list[Schedule] = []
-    last_id = None
-    while True:
-        page = api.get_schedules(last_id=last_id)
-        if not page:
-            break
-        found.extend(page)
-        last_id = page[-1].id
+    found = every_page(lambda last_id: api.get_schedules(last_id=last_id))
     if out.json:
         out.print_json({"schedules": [s.raw for s in found]})
         return

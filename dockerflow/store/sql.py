@@ -405,13 +405,21 @@ class SqlStore:
     # -- sessions ----------------------------------------------------------------------------
     def open_session(self, workflow: str, session_time: str, new_uuid: str,
                      project_id: int = 0) -> SessionRecord:
-        row = self._one(
-            "INSERT INTO sessions (project_id, workflow, session_time, session_uuid, last_used)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, workflow, session_time)"
-            " DO UPDATE SET last_used = excluded.last_used RETURNING id, session_uuid",
-            (project_id, workflow, session_time, new_uuid, time.time()), write=True)
-        return SessionRecord(id=int(row[0]), workflow=workflow, session_time=session_time,
-                             uuid=str(row[1]), project_id=project_id)
+        with self._tx() as cur:
+            session_id, session_uuid = self._upsert_session(cur, project_id, workflow, session_time,
+                                                            new_uuid)
+        return SessionRecord(id=session_id, workflow=workflow, session_time=session_time,
+                             uuid=session_uuid, project_id=project_id)
+
+    def _upsert_session(self, cur: Any, project_id: int, workflow: str, session_time: str,
+                        new_uuid: str) -> tuple[int, str]:
+        """(id, uuid) of the session, made when it is new; its last_used becomes now."""
+        row = self._execute(
+            cur, "INSERT INTO sessions (project_id, workflow, session_time, session_uuid, last_used)"
+                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, workflow, session_time)"
+                 " DO UPDATE SET last_used = excluded.last_used RETURNING id, session_uuid",
+            (project_id, workflow, session_time, new_uuid, time.time())).fetchall()[0]
+        return int(row[0]), str(row[1])
 
     def last_session_time(self, workflow: str, project_id: int = 0) -> str | None:
         row = self._one("SELECT session_time FROM sessions WHERE project_id = ? AND workflow = ?"
@@ -778,12 +786,8 @@ class SqlStore:
             firing = decide(schedule, active)
             attempt_id: int | None = None
             if firing.start:
-                session_id = int(self._execute(
-                    cur, "INSERT INTO sessions (project_id, workflow, session_time, session_uuid,"
-                         " last_used) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, workflow,"
-                         " session_time) DO UPDATE SET last_used = excluded.last_used RETURNING id",
-                    (schedule.project_id, schedule.workflow, schedule.next_schedule_time,
-                     str(uuid.uuid4()), now)).fetchall()[0][0])
+                session_id, _ = self._upsert_session(cur, schedule.project_id, schedule.workflow,
+                                                     schedule.next_schedule_time, str(uuid.uuid4()))
                 if not self._execute(cur, "SELECT 1 FROM attempts WHERE session_id = ?"
                                           " AND retry_attempt_name IS NULL", (session_id,)).fetchall():
                     attempt_id = int(self._execute(

@@ -276,20 +276,30 @@ def _attempt_times(r: AttemptRecord, zone: tzinfo) -> tuple[str, str]:
     return when(r.started_at, zone), duration(end - r.started_at if end is not None else None)
 
 
+def _cells(r: AttemptRecord, names: Names) -> dict[str, str]:
+    """The cells both lists show of an attempt (a session's newest, in the sessions list)."""
+    zone = names.zone(r.workflow_id)
+    created, took = _attempt_times(r, zone)
+    project = names.project(r.project_id)
+    return {
+        "attempt": f'<a href="/attempts/{r.id}">#{r.id}</a>',
+        "status": badge(attempt_state(r)),
+        "project": f"<a href=/projects/{r.project_id}>{esc(project)}</a>" if project else "",
+        "workflow": (f'<a href="/workflows/{r.workflow_id}">{esc(r.workflow)}</a>' if r.workflow_id
+                     else esc(r.workflow)),
+        "session": session_when(r.session_time, zone),
+        "times": f'<td>{created}</td><td class="num">{took}</td>',
+    }
+
+
 def attempts_table(records: list[AttemptRecord], names: Names) -> str:
     rows = []
     for r in records:
-        zone = names.zone(r.workflow_id)
-        created, took = _attempt_times(r, zone)
-        wf = (f'<a href="/workflows/{r.workflow_id}">{esc(r.workflow)}</a>' if r.workflow_id
-              else esc(r.workflow))
-        project = names.project(r.project_id)
+        c = _cells(r, names)
         rows.append(
-            f'<tr><td><a href="/attempts/{r.id}">#{r.id}</a></td>'
-            f'<td>{badge(attempt_state(r))}</td>'
-            f'<td>{f"<a href=/projects/{r.project_id}>{esc(project)}</a>" if project else ""}</td>'
-            f"<td>{wf}</td><td>{session_when(r.session_time, zone)}</td>"
-            f'<td>{esc(r.retry_attempt_name or "")}</td><td>{created}</td><td class="num">{took}</td></tr>')
+            f'<tr><td>{c["attempt"]}</td><td>{c["status"]}</td><td>{c["project"]}</td>'
+            f'<td>{c["workflow"]}</td><td>{c["session"]}</td>'
+            f'<td>{esc(r.retry_attempt_name or "")}</td>{c["times"]}</tr>')
     return _table(["Attempt", "Status", "Project", "Workflow", "Session time", "Retry", "Started",
                    "Duration"], rows, "No attempts.", "list")
 
@@ -298,18 +308,11 @@ def sessions_table(records: list[AttemptRecord], names: Names) -> str:
     """Sessions by their newest attempt (what attempts(include_retried=False) returns)."""
     rows = []
     for r in records:
-        zone = names.zone(r.workflow_id)
-        created, took = _attempt_times(r, zone)
-        wf = (f'<a href="/workflows/{r.workflow_id}">{esc(r.workflow)}</a>' if r.workflow_id
-              else esc(r.workflow))
-        project = names.project(r.project_id)
+        c = _cells(r, names)
         rows.append(
-            f"<tr><td>{r.session_id}</td>"
-            f'<td>{f"<a href=/projects/{r.project_id}>{esc(project)}</a>" if project else ""}</td>'
-            f"<td>{wf}</td><td>{session_when(r.session_time, zone)}</td>"
-            f'<td>{badge(attempt_state(r))}</td>'
-            f'<td><a href="/attempts/{r.id}">#{r.id}</a>{f" (attempt {r.index})" if r.index > 1 else ""}</td>'
-            f'<td>{created}</td><td class="num">{took}</td></tr>')
+            f'<tr><td>{r.session_id}</td><td>{c["project"]}</td><td>{c["workflow"]}</td>'
+            f'<td>{c["session"]}</td><td>{c["status"]}</td>'
+            f'<td>{c["attempt"]}{f" (attempt {r.index})" if r.index > 1 else ""}</td>{c["times"]}</tr>')
     return _table(["Session", "Project", "Workflow", "Session time", "Status", "Last attempt",
                    "Started", "Duration"], rows, "No sessions.", "list")
 
